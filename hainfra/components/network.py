@@ -1,0 +1,136 @@
+"""Network: VPC, subnets, internet + NAT gateways, routes, network ACLs, flow logs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from hainfra import documents, naming
+from hainfra.cidr import plan_subnets
+from hainfra.components import document
+from hainfra.config import StackConfig
+
+ANYWHERE = "0.0.0.0/0"
+EPHEMERAL = (1024, 65535)
+
+
+def nacl_rules(tier: str, vpc_cidr: str) -> tuple[list[dict], list[dict]]:
+    """(ingress, egress) rules per tier (pure). Public: HTTP(S) + return traffic. Private: VPC only + return."""
+    if tier == "public":
+        ingress = [
+            {"rule_no": 100, "protocol": "tcp", "action": "allow", "cidr_block": ANYWHERE, "from_port": 443, "to_port": 443},
+            {"rule_no": 110, "protocol": "tcp", "action": "allow", "cidr_block": ANYWHERE, "from_port": 80, "to_port": 80},
+            {"rule_no": 120, "protocol": "tcp", "action": "allow", "cidr_block": ANYWHERE,
+             "from_port": EPHEMERAL[0], "to_port": EPHEMERAL[1]},
+            {"rule_no": 130, "protocol": "-1", "action": "allow", "cidr_block": vpc_cidr, "from_port": 0, "to_port": 0},
+        ]
+    else:
+        ingress = [
+            {"rule_no": 100, "protocol": "-1", "action": "allow", "cidr_block": vpc_cidr, "from_port": 0, "to_port": 0},
+            {"rule_no": 110, "protocol": "tcp", "action": "allow", "cidr_block": ANYWHERE,
+             "from_port": EPHEMERAL[0], "to_port": EPHEMERAL[1]},
+        ]
+    egress = [{"rule_no": 100, "protocol": "-1", "action": "allow", "cidr_block": ANYWHERE, "from_port": 0, "to_port": 0}]
+    return ingress, egress
+
+
+@dataclass
+class NetworkArgs:
+    config: StackConfig
+    azs: Sequence[str]
+    key_arn: pulumi.Input[str]
+    account_id: str
+
+
+class Network(pulumi.ComponentResource):
+    """A multi-AZ VPC; with ``nat_strategy=per_az`` each private subnet routes via its own AZ's NAT."""
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hainfra:network:Network", name, None, opts)
+        c = args.config
+        child = pulumi.ResourceOptions(parent=self)
+
+        def n(kind: str, qualifier: str | None = None) -> str:
+            return naming.name(c, kind, qualifier)
+
+        # --- VPC + locked default security group ------------------------------------------
+        self.vpc = aws.ec2.Vpc(n("vpc"), cidr_block=c.vpc_cidr, enable_dns_support=True, enable_dns_hostnames=True,
+                               tags=naming.tags(c, n("vpc")), opts=child)
+        aws.ec2.DefaultSecurityGroup(n("default-sg"), vpc_id=self.vpc.id, ingress=[], egress=[],
+                                     tags=naming.tags(c, n("default-sg")), opts=child)
+
+        # --- subnets: CIDRs from the pure plan -------------------------------------------
+        self.subnets: dict[str, list[aws.ec2.Subnet]] = {"public": [], "private": []}
+        for s in plan_subnets(c.vpc_cidr, c.az_count):
+            az = args.azs[s.az_index]
+            sn = n(f"subnet-{s.tier}", az)
+            self.subnets[s.tier].append(aws.ec2.Subnet(
+                sn, vpc_id=self.vpc.id, cidr_block=s.cidr, availability_zone=az,
+                map_public_ip_on_launch=False, tags=naming.tags(c, sn, Tier=s.tier), opts=child))
+
+        # --- internet gateway + public routes ------------------------------------------
+        self.igw = aws.ec2.InternetGateway(n("igw"), vpc_id=self.vpc.id, tags=naming.tags(c, n("igw")), opts=child)
+        public_rt = aws.ec2.RouteTable(n("rt-public"), vpc_id=self.vpc.id, tags=naming.tags(c, n("rt-public")), opts=child)
+        aws.ec2.Route(n("route-public"), route_table_id=public_rt.id, destination_cidr_block=ANYWHERE,
+                      gateway_id=self.igw.id, opts=child)
+        for i, subnet in enumerate(self.subnets["public"]):
+            aws.ec2.RouteTableAssociation(n("rta-public", args.azs[i]), subnet_id=subnet.id,
+                                          route_table_id=public_rt.id, opts=child)
+
+        # --- NAT gateways: nat_count is the one HA switch --------------------------------
+        self.nats: list[aws.ec2.NatGateway] = []
+        for i in range(c.nat_count):
+            az = args.azs[i]
+            eip = aws.ec2.Eip(n("eip-nat", az), domain="vpc", tags=naming.tags(c, n("eip-nat", az)), opts=child)
+            self.nats.append(aws.ec2.NatGateway(
+                n("nat", az), allocation_id=eip.allocation_id, subnet_id=self.subnets["public"][i].id,
+                tags=naming.tags(c, n("nat", az)), opts=pulumi.ResourceOptions(parent=self, depends_on=[self.igw])))
+
+        # --- private routes: each AZ to the NAT in its own AZ (or the single NAT) ------------
+        for i, subnet in enumerate(self.subnets["private"]):
+            az = args.azs[i]
+            rt = aws.ec2.RouteTable(n("rt-private", az), vpc_id=self.vpc.id,
+                                    tags=naming.tags(c, n("rt-private", az)), opts=child)
+            aws.ec2.Route(n("route-private", az), route_table_id=rt.id, destination_cidr_block=ANYWHERE,
+                          nat_gateway_id=self.nats[min(i, c.nat_count - 1)].id, opts=child)
+            aws.ec2.RouteTableAssociation(n("rta-private", az), subnet_id=subnet.id, route_table_id=rt.id, opts=child)
+
+        # --- network ACLs: one per tier, associated with every subnet of the tier ----------------
+        for tier, subnets in self.subnets.items():
+            ingress, egress = nacl_rules(tier, c.vpc_cidr)
+            acl = aws.ec2.NetworkAcl(
+                n(f"nacl-{tier}"), vpc_id=self.vpc.id,
+                ingress=[aws.ec2.NetworkAclIngressArgs(**r) for r in ingress],
+                egress=[aws.ec2.NetworkAclEgressArgs(**r) for r in egress],
+                tags=naming.tags(c, n(f"nacl-{tier}"), Tier=tier), opts=child)
+            for i, subnet in enumerate(subnets):
+                aws.ec2.NetworkAclAssociation(n(f"nacla-{tier}", args.azs[i]), network_acl_id=acl.id,
+                                              subnet_id=subnet.id, opts=child)
+
+        # --- flow logs: ALL traffic to a KMS-encrypted group via a role scoped to it -----------
+        group_name = naming.log_group_name(c, "flow-logs")
+        self.flow_log_group = aws.cloudwatch.LogGroup(
+            n("flow-logs"), name=group_name, retention_in_days=c.log_retention_days, kms_key_id=args.key_arn,
+            tags=naming.tags(c, n("flow-logs")), opts=child)
+        role = aws.iam.Role(
+            n("flow-logs-role"), name=n("flow-logs-role"),
+            assume_role_policy=document(documents.assume_role, service="vpc-flow-logs.amazonaws.com",
+                                        account_id=args.account_id),
+            tags=naming.tags(c, n("flow-logs-role")), opts=child)
+        aws.iam.RolePolicy(n("flow-logs-policy"), name=n("flow-logs-policy"), role=role.name,
+                           policy=document(documents.flow_log_policy, log_group_arn=self.flow_log_group.arn), opts=child)
+        self.flow_log = aws.ec2.FlowLog(
+            n("flow-log"), vpc_id=self.vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+            log_destination=self.flow_log_group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
+            tags=naming.tags(c, n("flow-log")), opts=child)
+
+        self.register_outputs({
+            "vpc_id": self.vpc.id,
+            "public_subnet_ids": [s.id for s in self.subnets["public"]],
+            "private_subnet_ids": [s.id for s in self.subnets["private"]],
+            "nat_gateway_ids": [nat.id for nat in self.nats],
+            "flow_log_id": self.flow_log.id,
+        })

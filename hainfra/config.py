@@ -1,0 +1,328 @@
+"""StackConfig: the one frozen, validated description of a stack.
+
+Built from (lowest to highest precedence) defaults, a YAML file, ``HAINFRA_*``
+environment variables and a parameter dict (papermill parameters, ``-p KEY VALUE``).
+Every problem is reported at once as a :class:`~hainfra.errors.ConfigError` naming
+the field, the bad value and the fix — before any resource is created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hainfra.cidr import SUBNET_PREFIX_STEP, MAX_AZS, plan_subnets
+from hainfra.errors import ConfigError
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+NAT_STRATEGIES = ("per_az", "single")
+ENGINES = ("sandbox", "pulumi")
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    2557, 2922, 3288, 3653,
+)
+REQUIRED_TAGS = ("Project", "Environment", "ManagedBy", "Stack")
+ENV_PREFIX = "HAINFRA_"
+
+
+def _param(default: Any, doc: str, **meta: Any) -> Any:
+    """A dataclass field carrying its one-line description (shown in the README and notebooks)."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": doc, **meta})
+    return field(default=default, metadata={"doc": doc, **meta})
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Everything that defines one stack. Build it with :meth:`load`, never by hand."""
+
+    stack: str = _param("dev", "Stack name: state, locks, the Stack tag and the archive folder.")
+    project: str = _param("hainfra", "Project name, first part of every resource name (a-z, 0-9, -).")
+    environment: str = _param("dev", "One of dev, staging, prod; prod turns on the strict HA rules.")
+    environment_suffix: str = _param("", "Optional suffix for parallel copies of an environment (e.g. pr-42).")
+    region: str = _param("us-east-1", "AWS region; validated against the SDK's region list and its AZs.")
+    az_count: int = _param(3, "Availability zones to span, 2-6.")
+    vpc_cidr: str = _param("10.0.0.0/16", "VPC CIDR, /16 to /24; subnets are carved from it by fixed slots.")
+    avoid_cidrs: list = _param([], "CIDRs the VPC must not overlap (peered VPCs, on-premises ranges).")
+    nat_strategy: str = _param("per_az", "per_az: one NAT gateway per AZ (HA); single: one NAT (not in prod).")
+    instance_type: str = _param("t3.micro", "EC2 instance type of the application tier.")
+    asg_min: int = _param(3, "Auto Scaling group minimum size.")
+    asg_desired: int = _param(3, "Auto Scaling group desired capacity.")
+    asg_max: int = _param(6, "Auto Scaling group maximum size.")
+    log_retention_days: int = _param(30, "Retention of every log group (a CloudWatch-allowed value).")
+    backup_ia_days: int = _param(30, "Days before noncurrent backup versions move to STANDARD_IA (>= 30).")
+    backup_glacier_days: int = _param(90, "Days before noncurrent backup versions move to GLACIER.")
+    backup_expire_days: int = _param(365, "Days before noncurrent backup versions expire.")
+    abort_upload_days: int = _param(7, "Days before incomplete multipart uploads are aborted.")
+    extra_tags: dict = _param({}, "Extra tags on every taggable resource (cannot override required tags).")
+    alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
+    certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
+    engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")
+    aws_endpoint_url: str = _param("", "AWS endpoint of an emulator (sandbox: a running `hainfra sandbox serve`).")
+
+    # --- derived values, computed once -------------------------------------------------
+    @property
+    def env_id(self) -> str:
+        """Environment plus suffix: the `{env}` part of every name."""
+        return f"{self.environment}-{self.environment_suffix}" if self.environment_suffix else self.environment
+
+    @property
+    def nat_count(self) -> int:
+        """How many NAT gateways the stack has: the one HA switch feeding the network."""
+        return self.az_count if self.nat_strategy == "per_az" else 1
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    # --- construction ---------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        params: Mapping[str, Any] | None = None,
+        file: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> StackConfig:
+        """Merge defaults < YAML file < HAINFRA_* environment < params, then validate.
+
+        Args:
+            params: Parameter dict (papermill parameters or CLI ``-p``). Strings are
+                coerced for non-string fields (they come from a command line).
+            file: Optional YAML file with a mapping of field names.
+            env: Environment (defaults to ``os.environ``); ``HAINFRA_AZ_COUNT=4`` sets az_count.
+        """
+        raw: dict[str, tuple[Any, str]] = {}
+        if file is not None:
+            for key, value in _read_yaml(Path(file)).items():
+                raw[key] = (value, f"file {file}")
+        env = os.environ if env is None else env
+        for key, value in env.items():
+            if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX):].lower() in FIELDS:
+                raw[key[len(ENV_PREFIX):].lower()] = (value, f"environment {key}")
+        for key, value in (params or {}).items():
+            raw[key] = (value, "parameter")
+        return cls.from_raw(raw)
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, tuple[Any, str]]) -> StackConfig:
+        problems: list[tuple[str, object, str]] = []
+        values: dict[str, Any] = {}
+        for key, (value, source) in raw.items():
+            if key not in FIELDS:
+                problems.append((key, value, f"unknown parameter (from {source}); {_suggest(key)}"))
+                continue
+            try:
+                values[key] = _coerce(key, value)
+            except ValueError as exc:
+                problems.append((key, value, f"{exc} (from {source})"))
+        if problems:
+            raise ConfigError(problems)
+        config = cls(**values)
+        problems = validate(config)
+        if problems:
+            raise ConfigError(problems)
+        return config
+
+    def replace(self, **changes: Any) -> StackConfig:
+        """A validated copy with some fields changed."""
+        merged = {k: (v, "default") for k, v in self.as_dict().items()}
+        merged.update({k: (v, "parameter") for k, v in changes.items()})
+        return StackConfig.from_raw(merged)
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(StackConfig)}
+
+
+def describe() -> list[dict[str, str]]:
+    """One row per parameter: name, type, default, description (README and notebooks)."""
+    rows = []
+    for f in dataclasses.fields(StackConfig):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        rows.append({"parameter": f.name, "type": _type_name(f), "default": repr(default), "description": f.metadata["doc"]})
+    return rows
+
+
+def _type_name(f: dataclasses.Field) -> str:
+    return f.type if isinstance(f.type, str) else f.type.__name__
+
+
+def _suggest(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, FIELDS, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"known parameters: {', '.join(FIELDS)}"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError.one("config file", str(path), "no such file; pass an existing YAML file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError.one("config file", str(path), f"not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError.one("config file", str(path), "must hold a mapping of parameter names to values")
+    return data
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Check a value's type; strings from a command line or environment are parsed."""
+    kind = _type_name(FIELDS[name])
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string, got {type(value).__name__}")
+        return value
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) if value.strip() else ({} if kind == "dict" else [])
+        except yaml.YAMLError as exc:
+            raise ValueError(f"cannot parse as {kind}: {exc}") from exc
+    expected = {"int": int, "dict": dict, "list": list}[kind]
+    if isinstance(value, bool) or not isinstance(value, expected):
+        raise ValueError(f"must be {kind}, got {type(value).__name__}")
+    return value
+
+
+# --- validation rules: each returns (field, value, fix) problems ------------------------
+_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Regions botocore knows for EC2 (offline data shipped with the SDK)."""
+    import boto3
+
+    session = boto3.session.Session()
+    return frozenset(
+        r for partition in ("aws", "aws-us-gov", "aws-cn")
+        for r in session.get_available_regions("ec2", partition_name=partition)
+    )
+
+
+def validate(c: StackConfig) -> list[tuple[str, object, str]]:
+    """Every rule the configuration must satisfy; an empty list means valid."""
+    p: list[tuple[str, object, str]] = []
+    if not _STACK.match(c.stack):
+        p.append(("stack", c.stack, "use 1-40 letters, digits, '-', '_' or '.', starting with a letter or digit"))
+    if not _NAME.match(c.project) or len(c.project) > 20:
+        p.append(("project", c.project, "use 2-20 lowercase letters, digits and '-', starting with a letter"))
+    if c.environment not in ENVIRONMENTS:
+        p.append(("environment", c.environment, f"use one of {', '.join(ENVIRONMENTS)}"))
+    if c.environment_suffix and (not _NAME.match(c.environment_suffix) or "--" in c.environment_suffix):
+        p.append(("environment_suffix", c.environment_suffix,
+                  "use lowercase letters, digits and single '-' (it becomes part of S3 bucket names)"))
+    if c.region not in known_regions():
+        p.append(("region", c.region, "use an AWS region code such as us-east-1 or eu-west-1"))
+    if not 2 <= c.az_count <= MAX_AZS:
+        p.append(("az_count", c.az_count, f"use 2 to {MAX_AZS} availability zones (HA needs at least 2)"))
+    p += _validate_cidr(c)
+    if c.nat_strategy not in NAT_STRATEGIES:
+        p.append(("nat_strategy", c.nat_strategy, f"use one of {', '.join(NAT_STRATEGIES)}"))
+    elif c.nat_strategy == "single" and c.is_prod:
+        p.append(("nat_strategy", c.nat_strategy, "prod needs per_az: a single NAT gateway is a single point of failure"))
+    if not _INSTANCE_TYPE.match(c.instance_type):
+        p.append(("instance_type", c.instance_type, "use an EC2 instance type such as t3.micro"))
+    if c.asg_min < 0 or not c.asg_min <= c.asg_desired <= c.asg_max:
+        p.append(("asg_desired", (c.asg_min, c.asg_desired, c.asg_max),
+                  "need 0 <= asg_min <= asg_desired <= asg_max"))
+    elif c.asg_max < 1:
+        p.append(("asg_max", c.asg_max, "need at least 1 instance"))
+    if c.is_prod and c.asg_min < c.az_count:
+        p.append(("asg_min", c.asg_min, f"prod needs at least one instance per AZ: set asg_min >= az_count ({c.az_count})"))
+    if c.log_retention_days not in LOG_RETENTION_DAYS:
+        p.append(("log_retention_days", c.log_retention_days,
+                  f"use a CloudWatch retention value: {', '.join(map(str, LOG_RETENTION_DAYS))}"))
+    if c.backup_ia_days < 30:
+        p.append(("backup_ia_days", c.backup_ia_days, "S3 requires at least 30 days before STANDARD_IA"))
+    if not c.backup_ia_days < c.backup_glacier_days < c.backup_expire_days:
+        p.append(("backup_glacier_days", (c.backup_ia_days, c.backup_glacier_days, c.backup_expire_days),
+                  "need backup_ia_days < backup_glacier_days < backup_expire_days"))
+    if not 1 <= c.abort_upload_days <= 365:
+        p.append(("abort_upload_days", c.abort_upload_days, "use 1 to 365 days"))
+    p += _validate_tags(c.extra_tags)
+    if c.alarm_email and not _EMAIL.match(c.alarm_email):
+        p.append(("alarm_email", c.alarm_email, "use an e-mail address such as ops@example.com, or leave empty"))
+    if c.certificate_arn and not _CERT_ARN.match(c.certificate_arn):
+        p.append(("certificate_arn", c.certificate_arn,
+                  "use an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/UUID), or leave empty"))
+    if c.engine not in ENGINES:
+        p.append(("engine", c.engine, f"use one of {', '.join(ENGINES)}"))
+    if c.aws_endpoint_url and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", c.aws_endpoint_url):
+        p.append(("aws_endpoint_url", c.aws_endpoint_url, "use a URL such as http://127.0.0.1:5000"))
+    if not p:
+        p += _validate_names(c)
+    return p
+
+
+def _validate_cidr(c: StackConfig) -> list[tuple[str, object, str]]:
+    try:
+        net = ipaddress.ip_network(c.vpc_cidr, strict=True)
+    except ValueError as exc:
+        return [("vpc_cidr", c.vpc_cidr, f"use an IPv4 network with host bits zero, e.g. 10.0.0.0/16 ({exc})")]
+    if net.version != 4 or not 16 <= net.prefixlen <= 28 - SUBNET_PREFIX_STEP:
+        return [("vpc_cidr", c.vpc_cidr,
+                 f"use an IPv4 CIDR from /16 to /{28 - SUBNET_PREFIX_STEP}: the plan needs "
+                 f"{2 ** SUBNET_PREFIX_STEP} subnets of at least /28")]
+    if not net.is_private:
+        return [("vpc_cidr", c.vpc_cidr, "use a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")]
+    problems = []
+    for other in c.avoid_cidrs:
+        try:
+            other_net = ipaddress.ip_network(other, strict=False)
+        except (ValueError, TypeError):
+            problems.append(("avoid_cidrs", other, "use CIDR strings such as 172.16.0.0/12"))
+            continue
+        if net.overlaps(other_net):
+            problems.append(("vpc_cidr", c.vpc_cidr, f"overlaps {other} from avoid_cidrs; choose a disjoint range"))
+    if not problems:
+        plan_subnets(c.vpc_cidr, c.az_count)  # pure; cannot fail once the prefix is checked
+    return problems
+
+
+def _validate_tags(tags: dict) -> list[tuple[str, object, str]]:
+    p = []
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            p.append(("extra_tags", {key: value}, "tag keys and values must be strings"))
+        elif key in REQUIRED_TAGS or key == "Name":
+            p.append(("extra_tags", key, f"{key} is set by hainfra; remove it from extra_tags"))
+        elif key.lower().startswith("aws:"):
+            p.append(("extra_tags", key, "the aws: prefix is reserved by AWS; rename the tag"))
+        elif not 1 <= len(key) <= 128 or len(value) > 256:
+            p.append(("extra_tags", key, "keys need 1-128 characters, values at most 256"))
+    return p
+
+
+def _validate_names(c: StackConfig) -> list[tuple[str, object, str]]:
+    """Names that AWS limits: the bucket (3-63 chars) and the ALB/target group (32 chars)."""
+    from hainfra import naming
+
+    p = []
+    bucket = naming.bucket_name(c)
+    if len(bucket) > 63:
+        field_ = "environment_suffix" if c.environment_suffix else "project"
+        p.append((field_, getattr(c, field_),
+                  f"the backup bucket name {bucket!r} would be {len(bucket)} characters; S3 allows 63 — shorten it"))
+    lb = naming.name(c, "alb")
+    if len(naming.name(c, "tg")) > 32 or len(lb) > 32:
+        field_ = "environment_suffix" if c.environment_suffix else "project"
+        p.append((field_, getattr(c, field_),
+                  f"the load balancer name {lb!r} would exceed 32 characters; shorten it"))
+    return p

@@ -1,0 +1,167 @@
+"""Evaluate a Pulumi program with Pulumi's own SDK mock runtime.
+
+The SDK resolves every input before it registers a resource, so a :class:`Realiser`
+sees resources in dependency order, independent ones concurrently (one executor
+thread each). Used offline (plan, policy) and by the sandbox engine (realise via boto3).
+
+Pulumi's runtime settings are process-global context variables and a Jupyter kernel
+already runs an event loop, so every evaluation runs on its own thread with its own
+loop and a reset root stack: two evaluations in one process never see each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+
+log = logging.getLogger(__name__)
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass
+class Registration:
+    """One resource as the program declared it, with what the realiser answered."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
+    id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    order: int = 0
+
+
+class Realiser(Protocol):
+    """Turns a declared resource into (id, outputs); answers provider function calls."""
+
+    def register(self, reg: Registration) -> tuple[str, dict[str, Any]]: ...
+
+    def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass
+class Evaluation:
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+
+    @property
+    def custom(self) -> list[Registration]:
+        return [r for r in self.registrations if r.custom]
+
+
+class _Monitor(pulumi_mocks.MockMonitor):
+    """MockMonitor that also hands the realiser parent, dependencies and ignore_changes."""
+
+    def __init__(self, mocks: _Mocks) -> None:
+        super().__init__(mocks)
+        self.local = threading.local()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.local.request = request
+        return super().RegisterResource(request)
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def __init__(self, realiser: Realiser) -> None:
+        self.realiser = realiser
+        self.monitor: _Monitor | None = None
+        self.registrations: list[Registration] = []
+        self.errors: list[BaseException] = []
+        self._order = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        assert self.monitor is not None
+        request = self.monitor.local.request
+        reg = Registration(
+            urn=self.monitor.make_urn(request.parent, args.typ, args.name),
+            type=args.typ, name=args.name, parent=request.parent, custom=bool(args.custom),
+            inputs=dict(args.inputs), dependencies=list(request.dependencies),
+            ignore_changes=list(request.ignoreChanges),
+        )
+        if reg.custom:
+            try:
+                reg.id, reg.outputs = self.realiser.register(reg)
+            except BaseException as exc:
+                with self._lock:
+                    self.errors.append(exc)
+                raise
+        with self._lock:
+            reg.order = next(self._order)
+            self.registrations.append(reg)
+        return reg.id, {**reg.inputs, **reg.outputs}
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list]:
+        try:
+            return self.realiser.call(args.token, dict(args.args)), []
+        except BaseException as exc:
+            with self._lock:
+                self.errors.append(exc)
+            raise
+
+
+def evaluate(
+    program: Callable[[], Any],
+    realiser: Realiser,
+    *,
+    project: str,
+    stack: str,
+    preview: bool = False,
+    parallel: int = 8,
+) -> Evaluation:
+    """Run ``program`` under the mock runtime on a private thread and event loop.
+
+    Raises:
+        The first exception the realiser or the program raised (e.g. a ResourceError).
+    """
+    mocks = _Mocks(realiser)
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-res"))
+        try:
+            pulumi_settings.reset_options(project=project, stack=stack, preview=preview)
+            monitor = _Monitor(mocks)
+            mocks.monitor = monitor
+            pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor,
+                                   logger=log)
+
+            async def body() -> None:
+                declared = program()
+                result["outputs"] = await pulumi.Output.from_input(declared or {}).future()
+
+            loop.run_until_complete(run_pulumi_func(body))
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            result["error"] = exc
+        finally:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+            pulumi_settings.reset_options()
+
+    thread = threading.Thread(target=run, name=f"hainfra-eval-{stack}")
+    thread.start()
+    thread.join()
+    if mocks.errors:
+        raise mocks.errors[0]
+    if "error" in result:
+        raise result["error"]
+    return Evaluation(sorted(mocks.registrations, key=lambda r: r.order), result.get("outputs") or {})

@@ -1,0 +1,113 @@
+"""The stack program: wires the components and returns the documented outputs.
+
+``program(config)`` is shared by both engines; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from hainfra import naming
+from hainfra.components.compute import Compute, ComputeArgs
+from hainfra.components.monitoring import Alarms, AlarmsArgs, Observability, ObservabilityArgs
+from hainfra.components.network import Network, NetworkArgs
+from hainfra.components.secrets import Secrets, SecretsArgs
+from hainfra.components.security import IdentityArgs, InstanceIdentity, Keys, KeysArgs
+from hainfra.components.storage import Storage, StorageArgs
+from hainfra.config import StackConfig
+from hainfra.errors import ConfigError
+
+# name -> description; the README's output table is generated from this dict.
+OUTPUTS: dict[str, str] = {
+    "stack": "Stack name.",
+    "region": "AWS region the stack lives in.",
+    "availability_zones": "AZs the stack spans, in subnet order.",
+    "vpc_id": "VPC id.",
+    "public_subnet_ids": "Public subnet ids, one per AZ.",
+    "private_subnet_ids": "Private subnet ids, one per AZ.",
+    "nat_gateway_ids": "NAT gateway ids (one per AZ with nat_strategy=per_az).",
+    "flow_log_id": "VPC flow log id.",
+    "flow_log_group": "Log group receiving the VPC flow logs.",
+    "kms_key_arn": "ARN of the stack's customer-managed KMS key.",
+    "bucket_name": "Backup bucket name.",
+    "bucket_arn": "Backup bucket ARN.",
+    "secret_arn": "ARN of the application secret (the value is never an output).",
+    "ssm_path": "Root path of the stack's SSM parameters.",
+    "app_log_group": "Application log group.",
+    "s3_events_log_group": "Log group fed by the bucket's Object Created events.",
+    "event_rule_name": "EventBridge rule forwarding Object Created events.",
+    "alarm_topic_arn": "SNS topic every alarm notifies.",
+    "instance_role_arn": "IAM role of the application instances.",
+    "alb_arn": "Application load balancer ARN.",
+    "alb_dns_name": "DNS name of the load balancer.",
+    "target_group_arn": "Target group ARN.",
+    "asg_name": "Auto Scaling group name.",
+    "launch_template_id": "Launch template id.",
+}
+
+
+def availability_zones(config: StackConfig) -> list[str]:
+    """The first ``az_count`` available AZs of the region; refuses a region with too few."""
+    names = sorted(aws.get_availability_zones(state="available").names)
+    if len(names) < config.az_count:
+        raise ConfigError.one("az_count", config.az_count,
+                              f"region {config.region} has only {len(names)} available AZs ({', '.join(names)}); "
+                              f"lower az_count or choose another region")
+    return names[: config.az_count]
+
+
+def program(config: StackConfig) -> dict[str, Any]:
+    """Declare the whole stack; returns its outputs (also exported for the Pulumi engine)."""
+    azs = availability_zones(config)
+    identity = aws.get_caller_identity()
+    partition = aws.get_partition().partition
+    c = config
+
+    keys = Keys("keys", KeysArgs(c, identity.account_id, partition))
+    network = Network("network", NetworkArgs(c, azs, keys.key.arn, identity.account_id))
+    storage = Storage("storage", StorageArgs(c, keys.key.arn))
+    secrets = Secrets("secrets", SecretsArgs(c, keys.key.arn, storage.bucket.bucket))
+    observability = Observability("observability", ObservabilityArgs(c, keys.key.arn, storage.bucket.bucket))
+    ssm_path = naming.ssm_path(c)
+    ssm_path_arn = f"arn:{partition}:ssm:{c.region}:{identity.account_id}:parameter{ssm_path}"
+    instance = InstanceIdentity("identity", IdentityArgs(
+        c, ssm_path_arn, secrets.secret.arn, keys.key.arn, storage.bucket.arn, observability.app_log_group.arn))
+    compute = Compute("compute", ComputeArgs(
+        c, network.vpc.id, [s.id for s in network.subnets["public"]], [s.id for s in network.subnets["private"]],
+        instance.profile.arn, keys.key.arn))
+    Alarms("alarms", AlarmsArgs(c, observability.topic.arn, compute.alb.arn_suffix,
+                                compute.target_group.arn_suffix, compute.asg.name))
+
+    outputs: dict[str, Any] = {
+        "stack": c.stack,
+        "region": c.region,
+        "availability_zones": azs,
+        "vpc_id": network.vpc.id,
+        "public_subnet_ids": [s.id for s in network.subnets["public"]],
+        "private_subnet_ids": [s.id for s in network.subnets["private"]],
+        "nat_gateway_ids": [nat.id for nat in network.nats],
+        "flow_log_id": network.flow_log.id,
+        "flow_log_group": network.flow_log_group.name,
+        "kms_key_arn": keys.key.arn,
+        "bucket_name": storage.bucket.bucket,
+        "bucket_arn": storage.bucket.arn,
+        "secret_arn": secrets.secret.arn,
+        "ssm_path": ssm_path,
+        "app_log_group": observability.app_log_group.name,
+        "s3_events_log_group": observability.events_log_group.name,
+        "event_rule_name": observability.rule.name,
+        "alarm_topic_arn": observability.topic.arn,
+        "instance_role_arn": instance.role.arn,
+        "alb_arn": compute.alb.arn,
+        "alb_dns_name": compute.alb.dns_name,
+        "target_group_arn": compute.target_group.arn,
+        "asg_name": compute.asg.name,
+        "launch_template_id": compute.launch_template.id,
+    }
+    assert set(outputs) == set(OUTPUTS), "OUTPUTS documents every output"
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return outputs
