@@ -1,0 +1,113 @@
+"""Sandbox handlers: one per Pulumi type token, realising a resource through boto3.
+
+``REGISTRY`` maps a type token (``aws:ec2/vpc:Vpc``) to a :class:`Handler`. Inputs
+arrive as Pulumi's wire names (camelCase) with every dependency already resolved.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+Props = dict[str, Any]
+Created = tuple[str, Props]
+
+SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class Ctx:
+    """What a handler needs: boto3 clients bound to the emulator and region, thread-safe."""
+
+    def __init__(self, endpoint_url: str | None, region: str, max_pool: int = 16) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        credentials = SANDBOX_CREDENTIALS if endpoint_url else {}
+        self._session = boto3.session.Session(region_name=region, **credentials)
+        self._config = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=max_pool)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._account: str | None = None
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, endpoint_url=self.endpoint_url, config=self._config)
+            return self._clients[service]
+
+    @property
+    def account_id(self) -> str:
+        if self._account is None:
+            self._account = self.client("sts").get_caller_identity()["Account"]
+        return self._account
+
+
+@dataclass(frozen=True)
+class Handler:
+    """How to create, delete, update and tag one resource type.
+
+    ``updatable`` lists the input keys ``update`` can change in place; a change to any
+    other key (except tags, handled by ``tag``) replaces the resource.
+    """
+
+    create: Callable[[Ctx, Props], Created]
+    delete: Callable[[Ctx, str, Props], None]
+    update: Callable[[Ctx, str, Props, Props], Props] | None = None
+    updatable: frozenset[str] = field(default_factory=frozenset)
+    tag: Callable[[Ctx, str, Props, dict[str, str], dict[str, str]], None] | None = None
+    find: Callable[[Ctx, Props], str | None] | None = None
+
+
+REGISTRY: dict[str, Handler] = {}
+
+
+def register(token: str, handler: Handler) -> None:
+    REGISTRY[token] = handler
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def ignore(*codes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: a delete that finds the resource already gone is a success."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except ClientError as exc:
+                if error_code(exc) in codes or "NotFound" in error_code(exc):
+                    return None
+                raise
+
+        return inner
+
+    return wrap
+
+
+def ints(value: Any) -> int:
+    """Pulumi's wire format carries numbers as floats."""
+    return int(value)
+
+
+def tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in sorted(tags.items())]
+
+
+def tag_diff(old: dict[str, str], new: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """(tags to set, keys to remove)."""
+    return {k: v for k, v in new.items() if old.get(k) != v}, [k for k in old if k not in new]
+
+
+def _load() -> None:
+    from hainfra.engines.sandbox.handlers import compute, ec2, iam, monitoring, secrets, storage  # noqa: F401
+
+
+_load()

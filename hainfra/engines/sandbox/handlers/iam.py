@@ -1,0 +1,174 @@
+"""IAM and KMS handlers: roles, inline policies, instance profiles, keys, aliases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from hainfra.engines.sandbox.handlers import Created, Ctx, Handler, Props, ignore, ints, register, tag_diff, tag_list
+
+
+def iam(ctx: Ctx) -> Any:
+    return ctx.client("iam")
+
+
+def kms(ctx: Ctx) -> Any:
+    return ctx.client("kms")
+
+
+# --- roles -------------------------------------------------------------------------------------
+def create_role(ctx: Ctx, p: Props) -> Created:
+    role = iam(ctx).create_role(RoleName=p["name"], AssumeRolePolicyDocument=p["assumeRolePolicy"],
+                                Tags=tag_list(p.get("tags") or {}))["Role"]
+    return p["name"], {"arn": role["Arn"], "uniqueId": role["RoleId"]}
+
+
+def update_role(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    iam(ctx).update_assume_role_policy(RoleName=rid, PolicyDocument=new["assumeRolePolicy"])
+    return {}
+
+
+def tag_role(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
+    put, remove = tag_diff(old, new)
+    if put:
+        iam(ctx).tag_role(RoleName=rid, Tags=tag_list(put))
+    if remove:
+        iam(ctx).untag_role(RoleName=rid, TagKeys=remove)
+
+
+@ignore("NoSuchEntity")
+def delete_role(ctx: Ctx, rid: str, p: Props) -> None:
+    for name in iam(ctx).list_role_policies(RoleName=rid)["PolicyNames"]:
+        iam(ctx).delete_role_policy(RoleName=rid, PolicyName=name)
+    for profile in iam(ctx).list_instance_profiles_for_role(RoleName=rid)["InstanceProfiles"]:
+        iam(ctx).remove_role_from_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=rid)
+    iam(ctx).delete_role(RoleName=rid)
+
+
+def find_role(ctx: Ctx, p: Props) -> str | None:
+    try:
+        return iam(ctx).get_role(RoleName=p["name"])["Role"]["RoleName"]
+    except ClientError:
+        return None
+
+
+register("aws:iam/role:Role", Handler(create_role, delete_role, update_role, frozenset({"assumeRolePolicy"}),
+                                      tag_role, find_role))
+
+
+def create_role_policy(ctx: Ctx, p: Props) -> Created:
+    iam(ctx).put_role_policy(RoleName=p["role"], PolicyName=p["name"], PolicyDocument=p["policy"])
+    return f"{p['role']}:{p['name']}", {}
+
+
+def update_role_policy(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    create_role_policy(ctx, new)
+    return {}
+
+
+@ignore("NoSuchEntity")
+def delete_role_policy(ctx: Ctx, rid: str, p: Props) -> None:
+    iam(ctx).delete_role_policy(RoleName=p["role"], PolicyName=p["name"])
+
+
+register("aws:iam/rolePolicy:RolePolicy", Handler(create_role_policy, delete_role_policy, update_role_policy,
+                                                  frozenset({"policy"})))
+
+
+def create_profile(ctx: Ctx, p: Props) -> Created:
+    try:
+        profile = iam(ctx).create_instance_profile(InstanceProfileName=p["name"], Tags=tag_list(p.get("tags") or {}))
+    except ClientError as exc:
+        if "EntityAlreadyExists" not in str(exc):
+            raise
+        profile = iam(ctx).get_instance_profile(InstanceProfileName=p["name"])
+    if not profile["InstanceProfile"].get("Roles"):
+        iam(ctx).add_role_to_instance_profile(InstanceProfileName=p["name"], RoleName=p["role"])
+    return p["name"], {"arn": profile["InstanceProfile"]["Arn"], "uniqueId": profile["InstanceProfile"]["InstanceProfileId"]}
+
+
+@ignore("NoSuchEntity")
+def delete_profile(ctx: Ctx, rid: str, p: Props) -> None:
+    for role in iam(ctx).get_instance_profile(InstanceProfileName=rid)["InstanceProfile"].get("Roles", []):
+        iam(ctx).remove_role_from_instance_profile(InstanceProfileName=rid, RoleName=role["RoleName"])
+    iam(ctx).delete_instance_profile(InstanceProfileName=rid)
+
+
+def tag_profile(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
+    put, remove = tag_diff(old, new)
+    if put:
+        iam(ctx).tag_instance_profile(InstanceProfileName=rid, Tags=tag_list(put))
+    if remove:
+        iam(ctx).untag_instance_profile(InstanceProfileName=rid, TagKeys=remove)
+
+
+register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, tag=tag_profile))
+
+
+# --- KMS ---------------------------------------------------------------------------------------
+def create_key(ctx: Ctx, p: Props) -> Created:
+    meta = kms(ctx).create_key(Description=p.get("description", ""), Policy=p["policy"],
+                               Tags=tag_list(p.get("tags") or {}, "TagKey", "TagValue"))["KeyMetadata"]
+    if p.get("enableKeyRotation"):
+        kms(ctx).enable_key_rotation(KeyId=meta["KeyId"])
+    return meta["KeyId"], {"arn": meta["Arn"], "keyId": meta["KeyId"]}
+
+
+def update_key(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    kms(ctx).put_key_policy(KeyId=rid, PolicyName="default", Policy=new["policy"])
+    kms(ctx).update_key_description(KeyId=rid, Description=new.get("description", ""))
+    (kms(ctx).enable_key_rotation if new.get("enableKeyRotation") else kms(ctx).disable_key_rotation)(KeyId=rid)
+    return {}
+
+
+def tag_key(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
+    put, remove = tag_diff(old, new)
+    if put:
+        kms(ctx).tag_resource(KeyId=rid, Tags=tag_list(put, "TagKey", "TagValue"))
+    if remove:
+        kms(ctx).untag_resource(KeyId=rid, TagKeys=remove)
+
+
+def delete_key(ctx: Ctx, rid: str, p: Props) -> None:
+    """KMS keys cannot be deleted at once: schedule deletion (the sweep accepts PendingDeletion)."""
+    state = kms(ctx).describe_key(KeyId=rid)["KeyMetadata"]["KeyState"]
+    if state != "PendingDeletion":
+        kms(ctx).schedule_key_deletion(KeyId=rid, PendingWindowInDays=ints(p.get("deletionWindowInDays", 7)))
+
+
+def find_key(ctx: Ctx, p: Props) -> str | None:
+    name = (p.get("tags") or {}).get("Name")
+    for key in kms(ctx).list_keys()["Keys"]:
+        tags = {t["TagKey"]: t["TagValue"] for t in kms(ctx).list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])}
+        state = kms(ctx).describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+        if name and tags.get("Name") == name and state != "PendingDeletion":
+            return key["KeyId"]
+    return None
+
+
+register("aws:kms/key:Key", Handler(create_key, delete_key, update_key,
+                                    frozenset({"policy", "description", "enableKeyRotation"}), tag_key, find_key))
+
+
+def create_alias(ctx: Ctx, p: Props) -> Created:
+    try:
+        kms(ctx).create_alias(AliasName=p["name"], TargetKeyId=p["targetKeyId"])
+    except ClientError as exc:
+        if "AlreadyExists" not in str(exc):
+            raise
+        kms(ctx).update_alias(AliasName=p["name"], TargetKeyId=p["targetKeyId"])
+    return p["name"], {"arn": f"arn:aws:kms:{ctx.region}:{ctx.account_id}:{p['name']}"}
+
+
+def update_alias(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    kms(ctx).update_alias(AliasName=rid, TargetKeyId=new["targetKeyId"])
+    return {}
+
+
+@ignore("NotFoundException")
+def delete_alias(ctx: Ctx, rid: str, p: Props) -> None:
+    kms(ctx).delete_alias(AliasName=rid)
+
+
+register("aws:kms/alias:Alias", Handler(create_alias, delete_alias, update_alias, frozenset({"targetKeyId"})))

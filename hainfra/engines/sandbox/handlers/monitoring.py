@@ -1,0 +1,223 @@
+"""CloudWatch Logs, EventBridge, CloudWatch alarms and SNS handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from hainfra.engines.sandbox.handlers import (
+    Created,
+    Ctx,
+    Handler,
+    Props,
+    error_code,
+    ignore,
+    ints,
+    register,
+    tag_diff,
+    tag_list,
+)
+
+
+def logs(ctx: Ctx) -> Any:
+    return ctx.client("logs")
+
+
+# --- log groups ----------------------------------------------------------------------------------
+def create_log_group(ctx: Ctx, p: Props) -> Created:
+    args: dict[str, Any] = {"logGroupName": p["name"], "tags": p.get("tags") or {}}
+    if p.get("kmsKeyId"):
+        args["kmsKeyId"] = p["kmsKeyId"]
+    try:
+        logs(ctx).create_log_group(**args)
+    except ClientError as exc:
+        if error_code(exc) != "ResourceAlreadyExistsException":
+            raise
+    if p.get("retentionInDays"):
+        logs(ctx).put_retention_policy(logGroupName=p["name"], retentionInDays=ints(p["retentionInDays"]))
+    return p["name"], {"arn": f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{p['name']}"}
+
+
+def update_log_group(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    if new.get("retentionInDays"):
+        logs(ctx).put_retention_policy(logGroupName=rid, retentionInDays=ints(new["retentionInDays"]))
+    else:
+        logs(ctx).delete_retention_policy(logGroupName=rid)
+    if new.get("kmsKeyId") != old.get("kmsKeyId"):
+        if new.get("kmsKeyId"):
+            logs(ctx).associate_kms_key(logGroupName=rid, kmsKeyId=new["kmsKeyId"])
+        else:
+            logs(ctx).disassociate_kms_key(logGroupName=rid)
+    return {}
+
+
+def tag_log_group(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
+    arn = f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{rid}"
+    put, remove = tag_diff(old, new)
+    if put:
+        logs(ctx).tag_resource(resourceArn=arn, tags=put)
+    if remove:
+        logs(ctx).untag_resource(resourceArn=arn, tagKeys=remove)
+
+
+@ignore("ResourceNotFoundException")
+def delete_log_group(ctx: Ctx, rid: str, p: Props) -> None:
+    logs(ctx).delete_log_group(logGroupName=rid)
+
+
+register("aws:cloudwatch/logGroup:LogGroup", Handler(
+    create_log_group, delete_log_group, update_log_group, frozenset({"retentionInDays", "kmsKeyId"}), tag_log_group))
+
+
+def create_log_policy(ctx: Ctx, p: Props) -> Created:
+    logs(ctx).put_resource_policy(policyName=p["policyName"], policyDocument=p["policyDocument"])
+    return p["policyName"], {}
+
+
+def update_log_policy(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    create_log_policy(ctx, new)
+    return {}
+
+
+@ignore("ResourceNotFoundException")
+def delete_log_policy(ctx: Ctx, rid: str, p: Props) -> None:
+    logs(ctx).delete_resource_policy(policyName=rid)
+
+
+register("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", Handler(
+    create_log_policy, delete_log_policy, update_log_policy, frozenset({"policyDocument"})))
+
+
+# --- EventBridge -------------------------------------------------------------------------------------
+def events(ctx: Ctx) -> Any:
+    return ctx.client("events")
+
+
+def create_rule(ctx: Ctx, p: Props) -> Created:
+    args = {"Name": p["name"], "EventPattern": p["eventPattern"], "Description": p.get("description", ""),
+            "State": "ENABLED"}
+    arn = events(ctx).put_rule(**args, Tags=tag_list(p.get("tags") or {}))["RuleArn"]
+    return p["name"], {"arn": arn}
+
+
+def update_rule(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    events(ctx).put_rule(Name=rid, EventPattern=new["eventPattern"], Description=new.get("description", ""),
+                         State="ENABLED")
+    return {}
+
+
+def tag_arn(client: str, tag_key: str = "Key", untag_arg: str = "TagKeys", arn_arg: str = "ResourceARN") -> Any:
+    """Tagger for services tagged by ARN (EventBridge, CloudWatch, SNS)."""
+
+    def tag(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
+        put, remove = tag_diff(old, new)
+        arn = p.get("arn") or rid
+        if put:
+            ctx.client(client).tag_resource(**{arn_arg: arn, "Tags": tag_list(put, tag_key)})
+        if remove:
+            ctx.client(client).untag_resource(**{arn_arg: arn, untag_arg: remove})
+
+    return tag
+
+
+@ignore("ResourceNotFoundException")
+def delete_rule(ctx: Ctx, rid: str, p: Props) -> None:
+    events(ctx).delete_rule(Name=rid)
+
+
+register("aws:cloudwatch/eventRule:EventRule", Handler(
+    create_rule, delete_rule, update_rule, frozenset({"eventPattern", "description"}), tag_arn("events")))
+
+
+def create_target(ctx: Ctx, p: Props) -> Created:
+    resp = events(ctx).put_targets(Rule=p["rule"], Targets=[{"Id": p["targetId"], "Arn": p["arn"]}])
+    if resp.get("FailedEntryCount"):
+        raise RuntimeError(resp["FailedEntries"][0].get("ErrorMessage", "put_targets failed"))
+    return f"{p['rule']}-{p['targetId']}", {}
+
+
+def update_target(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    create_target(ctx, new)
+    return {}
+
+
+@ignore("ResourceNotFoundException")
+def delete_target(ctx: Ctx, rid: str, p: Props) -> None:
+    events(ctx).remove_targets(Rule=p["rule"], Ids=[p["targetId"]])
+
+
+register("aws:cloudwatch/eventTarget:EventTarget", Handler(create_target, delete_target, update_target,
+                                                           frozenset({"arn"})))
+
+
+# --- alarms ------------------------------------------------------------------------------------------
+_ALARM_KEYS = {"namespace": "Namespace", "metricName": "MetricName", "statistic": "Statistic",
+               "comparisonOperator": "ComparisonOperator", "threshold": "Threshold", "period": "Period",
+               "evaluationPeriods": "EvaluationPeriods", "treatMissingData": "TreatMissingData",
+               "alarmActions": "AlarmActions", "okActions": "OKActions", "alarmDescription": "AlarmDescription"}
+
+
+def _put_alarm(ctx: Ctx, p: Props, tags: bool) -> str:
+    args: dict[str, Any] = {api: p[key] for key, api in _ALARM_KEYS.items() if key in p}
+    for key in ("period", "evaluationPeriods"):
+        if key in p:
+            args[_ALARM_KEYS[key]] = ints(p[key])
+    args["Dimensions"] = [{"Name": k, "Value": v} for k, v in sorted((p.get("dimensions") or {}).items())]
+    extra = {"Tags": tag_list(p.get("tags") or {})} if tags else {}
+    ctx.client("cloudwatch").put_metric_alarm(AlarmName=p["name"], **args, **extra)
+    return ctx.client("cloudwatch").describe_alarms(AlarmNames=[p["name"]])["MetricAlarms"][0]["AlarmArn"]
+
+
+def create_alarm(ctx: Ctx, p: Props) -> Created:
+    return p["name"], {"arn": _put_alarm(ctx, p, tags=True)}
+
+
+def update_alarm(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    return {"arn": _put_alarm(ctx, new, tags=False)}
+
+
+def delete_alarm(ctx: Ctx, rid: str, p: Props) -> None:
+    ctx.client("cloudwatch").delete_alarms(AlarmNames=[rid])
+
+
+register("aws:cloudwatch/metricAlarm:MetricAlarm", Handler(
+    create_alarm, delete_alarm, update_alarm, frozenset(set(_ALARM_KEYS) | {"dimensions"}),
+    tag_arn("cloudwatch", untag_arg="TagKeys")))
+
+
+# --- SNS ---------------------------------------------------------------------------------------------
+def create_topic(ctx: Ctx, p: Props) -> Created:
+    attributes = {"KmsMasterKeyId": p["kmsMasterKeyId"]} if p.get("kmsMasterKeyId") else {}
+    arn = ctx.client("sns").create_topic(Name=p["name"], Attributes=attributes,
+                                         Tags=tag_list(p.get("tags") or {}))["TopicArn"]
+    return arn, {"arn": arn}
+
+
+def update_topic(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    ctx.client("sns").set_topic_attributes(TopicArn=rid, AttributeName="KmsMasterKeyId",
+                                           AttributeValue=new.get("kmsMasterKeyId", ""))
+    return {}
+
+
+@ignore("NotFound")
+def delete_topic(ctx: Ctx, rid: str, p: Props) -> None:
+    ctx.client("sns").delete_topic(TopicArn=rid)
+
+
+register("aws:sns/topic:Topic", Handler(create_topic, delete_topic, update_topic, frozenset({"kmsMasterKeyId"}),
+                                        tag_arn("sns", arn_arg="ResourceArn")))
+
+
+def create_subscription(ctx: Ctx, p: Props) -> Created:
+    arn = ctx.client("sns").subscribe(TopicArn=p["topic"], Protocol=p["protocol"], Endpoint=p["endpoint"],
+                                      ReturnSubscriptionArn=True)["SubscriptionArn"]
+    return arn, {"arn": arn}
+
+
+@ignore("NotFound", "InvalidParameter")
+def delete_subscription(ctx: Ctx, rid: str, p: Props) -> None:
+    ctx.client("sns").unsubscribe(SubscriptionArn=rid)
+
+
+register("aws:sns/topicSubscription:TopicSubscription", Handler(create_subscription, delete_subscription))

@@ -1,0 +1,152 @@
+"""S3 handlers: the bucket and its configuration resources (each keyed by the bucket name)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from hainfra.engines.sandbox.handlers import (
+    Created,
+    Ctx,
+    Handler,
+    Props,
+    error_code,
+    ignore,
+    ints,
+    register,
+    tag_list,
+)
+
+
+def s3(ctx: Ctx) -> Any:
+    return ctx.client("s3")
+
+
+def create_bucket(ctx: Ctx, p: Props) -> Created:
+    name = p["bucket"]
+    args: dict[str, Any] = {"Bucket": name}
+    if ctx.region != "us-east-1":
+        args["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
+    try:
+        s3(ctx).create_bucket(**args)
+    except ClientError as exc:
+        if error_code(exc) != "BucketAlreadyOwnedByYou":  # left by a killed run of ours
+            raise
+    if p.get("tags"):
+        tag_bucket(ctx, name, p, {}, p["tags"])
+    return name, {"arn": f"arn:aws:s3:::{name}", "bucketDomainName": f"{name}.s3.amazonaws.com",
+                  "bucketRegionalDomainName": f"{name}.s3.{ctx.region}.amazonaws.com", "region": ctx.region}
+
+
+def tag_bucket(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
+    if new:
+        s3(ctx).put_bucket_tagging(Bucket=rid, Tagging={"TagSet": tag_list(new)})
+    else:
+        s3(ctx).delete_bucket_tagging(Bucket=rid)
+
+
+def empty_bucket(ctx: Ctx, name: str) -> int:
+    """Delete every object version and delete marker; returns how many."""
+    removed = 0
+    for page in s3(ctx).get_paginator("list_object_versions").paginate(Bucket=name):
+        items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if items:
+            s3(ctx).delete_objects(Bucket=name, Delete={"Objects": items, "Quiet": True})
+            removed += len(items)
+    return removed
+
+
+@ignore("NoSuchBucket")
+def delete_bucket(ctx: Ctx, rid: str, p: Props) -> None:
+    if p.get("forceDestroy"):
+        empty_bucket(ctx, rid)
+    s3(ctx).delete_bucket(Bucket=rid)  # BucketNotEmpty without forceDestroy: backups are never lost silently
+
+
+register("aws:s3/bucket:Bucket", Handler(create_bucket, delete_bucket, tag=tag_bucket))
+
+
+def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str], None]) -> Handler:
+    """A bucket sub-resource: create and update are the same PUT; delete restores the default."""
+
+    def create(ctx: Ctx, p: Props) -> Created:
+        put(ctx, p)
+        return p["bucket"], {}
+
+    def update(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+        put(ctx, new)
+        return {}
+
+    @ignore("NoSuchBucket")
+    def delete(ctx: Ctx, rid: str, p: Props) -> None:
+        remove(ctx, p["bucket"])
+
+    return Handler(create, delete, update, frozenset(k for k in _ALL_KEYS if k != "bucket"))
+
+
+_ALL_KEYS = ("bucket", "rule", "rules", "versioningConfiguration", "blockPublicAcls", "blockPublicPolicy",
+             "ignorePublicAcls", "restrictPublicBuckets", "policy", "eventbridge")
+
+
+def _lifecycle_rule(r: Props) -> dict[str, Any]:
+    rule: dict[str, Any] = {"ID": r["id"], "Status": r["status"], "Filter": {"Prefix": (r.get("filter") or {}).get("prefix", "")}}
+    if r.get("noncurrentVersionTransitions"):
+        rule["NoncurrentVersionTransitions"] = [
+            {"NoncurrentDays": ints(t["noncurrentDays"]), "StorageClass": t["storageClass"]}
+            for t in r["noncurrentVersionTransitions"]]
+    if r.get("noncurrentVersionExpiration"):
+        rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": ints(r["noncurrentVersionExpiration"]["noncurrentDays"])}
+    if r.get("abortIncompleteMultipartUpload"):
+        rule["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": ints(r["abortIncompleteMultipartUpload"]["daysAfterInitiation"])}
+    return rule
+
+
+def _sse_rule(r: Props) -> dict[str, Any]:
+    default = r["applyServerSideEncryptionByDefault"]
+    sse: dict[str, Any] = {"SSEAlgorithm": default["sseAlgorithm"]}
+    if default.get("kmsMasterKeyId"):
+        sse["KMSMasterKeyID"] = default["kmsMasterKeyId"]
+    return {"ApplyServerSideEncryptionByDefault": sse, "BucketKeyEnabled": bool(r.get("bucketKeyEnabled"))}
+
+
+register("aws:s3/bucketVersioning:BucketVersioning", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_versioning(
+        Bucket=p["bucket"], VersioningConfiguration={"Status": p["versioningConfiguration"]["status"]}),
+    # Like Pulumi: versioning cannot be switched off, only suspended.
+    lambda ctx, b: s3(ctx).put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})))
+
+register("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_encryption(
+        Bucket=p["bucket"], ServerSideEncryptionConfiguration={"Rules": [_sse_rule(r) for r in p["rules"]]}),
+    lambda ctx, b: s3(ctx).delete_bucket_encryption(Bucket=b)))
+
+register("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_lifecycle_configuration(
+        Bucket=p["bucket"], LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in p["rules"]]}),
+    lambda ctx, b: s3(ctx).delete_bucket_lifecycle(Bucket=b)))
+
+register("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket_config(
+    lambda ctx, p: s3(ctx).put_public_access_block(Bucket=p["bucket"], PublicAccessBlockConfiguration={
+        k[0].upper() + k[1:]: bool(p.get(k)) for k in
+        ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")}),
+    lambda ctx, b: s3(ctx).delete_public_access_block(Bucket=b)))
+
+register("aws:s3/bucketOwnershipControls:BucketOwnershipControls", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_ownership_controls(
+        Bucket=p["bucket"], OwnershipControls={"Rules": [{"ObjectOwnership": p["rule"]["objectOwnership"]}]}),
+    lambda ctx, b: s3(ctx).delete_bucket_ownership_controls(Bucket=b)))
+
+register("aws:s3/bucketPolicy:BucketPolicy", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_policy(Bucket=p["bucket"], Policy=p["policy"]),
+    lambda ctx, b: s3(ctx).delete_bucket_policy(Bucket=b)))
+
+register("aws:s3/bucketNotification:BucketNotification", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_notification_configuration(
+        Bucket=p["bucket"], NotificationConfiguration={"EventBridgeConfiguration": {}} if p.get("eventbridge") else {}),
+    lambda ctx, b: s3(ctx).put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={})))
+
+

@@ -1,0 +1,177 @@
+"""After destroy: prove the account holds nothing of the stack, service by service.
+
+A resource belongs to the stack when it carries the stack's Project + Stack tags,
+or (for the few untaggable kinds) when its name follows the stack's convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from hainfra import naming
+from hainfra.config import StackConfig
+from hainfra.engines.sandbox.handlers import Ctx
+
+
+def _ours(tags: dict[str, str], c: StackConfig) -> bool:
+    return tags.get("Project") == c.project and tags.get("Stack") == c.stack
+
+
+def _kv(tags: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    return {t[key]: t[value] for t in tags or []}
+
+
+def _ec2(describe: str, key: str, id_key: str, live: Callable[[dict[str, Any]], bool] = lambda _: True):
+    def lister(ctx: Ctx, c: StackConfig) -> list[str]:
+        filters = [{"Name": "tag:Project", "Values": [c.project]}, {"Name": "tag:Stack", "Values": [c.stack]}]
+        items = getattr(ctx.client("ec2"), describe)(Filters=filters)[key]
+        return [i[id_key] for i in items if live(i)]
+
+    return lister
+
+
+def _instances(ctx: Ctx, c: StackConfig) -> list[str]:
+    filters = [{"Name": "tag:Project", "Values": [c.project]}, {"Name": "tag:Stack", "Values": [c.stack]},
+               {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+    return [i["InstanceId"] for r in ctx.client("ec2").describe_instances(Filters=filters)["Reservations"]
+            for i in r["Instances"]]
+
+
+def _roles(ctx: Ctx, c: StackConfig) -> list[str]:
+    iam = ctx.client("iam")
+    return [r["RoleName"] for r in iam.list_roles()["Roles"]
+            if _ours(_kv(iam.list_role_tags(RoleName=r["RoleName"])["Tags"]), c)]
+
+
+def _profiles(ctx: Ctx, c: StackConfig) -> list[str]:
+    iam = ctx.client("iam")
+    return [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]
+            if _ours(_kv(p.get("Tags")), c)]
+
+
+def _buckets(ctx: Ctx, c: StackConfig) -> list[str]:
+    s3, found = ctx.client("s3"), []
+    for b in s3.list_buckets()["Buckets"]:
+        try:
+            tags = _kv(s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"])
+        except ClientError:
+            tags = {}
+        if _ours(tags, c) or b["Name"] == naming.bucket_name(c):
+            found.append(b["Name"])
+    return found
+
+
+def _log_groups(ctx: Ctx, c: StackConfig) -> list[str]:
+    logs = ctx.client("logs")
+    return [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]
+            if _ours(logs.list_tags_log_group(logGroupName=g["logGroupName"]).get("tags", {}), c)]
+
+
+def _log_policies(ctx: Ctx, c: StackConfig) -> list[str]:
+    return [p["policyName"] for p in ctx.client("logs").describe_resource_policies()["resourcePolicies"]
+            if p["policyName"] == naming.name(c, "s3-events-policy")]
+
+
+def _keys(ctx: Ctx, c: StackConfig) -> list[str]:
+    kms, found = ctx.client("kms"), []
+    for k in kms.list_keys()["Keys"]:
+        if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion":
+            continue  # AWS deletes keys after a waiting period; scheduled is gone for us
+        if _ours(_kv(kms.list_resource_tags(KeyId=k["KeyId"]).get("Tags"), "TagKey", "TagValue"), c):
+            found.append(k["KeyId"])
+    return found
+
+
+def _aliases(ctx: Ctx, c: StackConfig) -> list[str]:
+    return [a["AliasName"] for a in ctx.client("kms").list_aliases()["Aliases"]
+            if a["AliasName"] == f"alias/{naming.name(c, 'key')}"]
+
+
+def _secrets(ctx: Ctx, c: StackConfig) -> list[str]:
+    return [s["Name"] for s in ctx.client("secretsmanager").list_secrets()["SecretList"]
+            if _ours(_kv(s.get("Tags")), c) and not s.get("DeletedDate")]
+
+
+def _parameters(ctx: Ctx, c: StackConfig) -> list[str]:
+    ssm = ctx.client("ssm")
+    params = ssm.get_parameters_by_path(Path=naming.ssm_path(c), Recursive=True)["Parameters"]
+    return [p["Name"] for p in params]
+
+
+def _load_balancers(ctx: Ctx, c: StackConfig) -> list[str]:
+    elb = ctx.client("elbv2")
+    arns = [lb["LoadBalancerArn"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
+    arns += [tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]]
+    if not arns:
+        return []
+    found = []
+    for i in range(0, len(arns), 20):
+        for d in elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
+            if _ours(_kv(d["Tags"]), c):
+                found.append(d["ResourceArn"].split(":")[-1])
+    return found
+
+
+def _groups(ctx: Ctx, c: StackConfig) -> list[str]:
+    return [g["AutoScalingGroupName"] for g in ctx.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+            if _ours(_kv(g.get("Tags")), c)]
+
+
+def _rules(ctx: Ctx, c: StackConfig) -> list[str]:
+    return [r["Name"] for r in ctx.client("events").list_rules()["Rules"] if r["Name"] == naming.name(c, "s3-created")]
+
+
+def _topics(ctx: Ctx, c: StackConfig) -> list[str]:
+    sns = ctx.client("sns")
+    return [t["TopicArn"] for t in sns.list_topics()["Topics"]
+            if _ours(_kv(sns.list_tags_for_resource(ResourceArn=t["TopicArn"])["Tags"]), c)]
+
+
+def _alarms(ctx: Ctx, c: StackConfig) -> list[str]:
+    cw = ctx.client("cloudwatch")
+    return [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]
+            if _ours(_kv(cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]), c)]
+
+
+CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str]]] = {
+    ("ec2", "instances"): _instances,
+    ("ec2", "vpcs"): _ec2("describe_vpcs", "Vpcs", "VpcId"),
+    ("ec2", "subnets"): _ec2("describe_subnets", "Subnets", "SubnetId"),
+    ("ec2", "internet gateways"): _ec2("describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+    ("ec2", "NAT gateways"): _ec2("describe_nat_gateways", "NatGateways", "NatGatewayId",
+                                  lambda n: n.get("State") not in ("deleted", "deleting")),
+    ("ec2", "elastic IPs"): _ec2("describe_addresses", "Addresses", "AllocationId"),
+    ("ec2", "route tables"): _ec2("describe_route_tables", "RouteTables", "RouteTableId"),
+    ("ec2", "network ACLs"): _ec2("describe_network_acls", "NetworkAcls", "NetworkAclId"),
+    ("ec2", "security groups"): _ec2("describe_security_groups", "SecurityGroups", "GroupId",
+                                     lambda g: g.get("GroupName") != "default"),
+    ("ec2", "flow logs"): _ec2("describe_flow_logs", "FlowLogs", "FlowLogId"),
+    ("ec2", "launch templates"): _ec2("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId"),
+    ("iam", "roles"): _roles,
+    ("iam", "instance profiles"): _profiles,
+    ("s3", "buckets"): _buckets,
+    ("logs", "log groups"): _log_groups,
+    ("logs", "resource policies"): _log_policies,
+    ("kms", "keys"): _keys,
+    ("kms", "aliases"): _aliases,
+    ("secretsmanager", "secrets"): _secrets,
+    ("ssm", "parameters"): _parameters,
+    ("elbv2", "load balancers and target groups"): _load_balancers,
+    ("autoscaling", "groups"): _groups,
+    ("events", "rules"): _rules,
+    ("sns", "topics"): _topics,
+    ("cloudwatch", "alarms"): _alarms,
+}
+
+
+def sweep(ctx: Ctx, config: StackConfig) -> pd.DataFrame:
+    """One row per (service, kind): how many of the stack's resources remain, and which."""
+    rows = []
+    for (service, kind), lister in CHECKS.items():
+        names = lister(ctx, config)
+        rows.append({"service": service, "kind": kind, "remaining": len(names), "names": ", ".join(names)})
+    return pd.DataFrame(rows)
