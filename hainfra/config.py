@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from hainfra.cidr import SUBNET_PREFIX_STEP, MAX_AZS, plan_subnets
+from hainfra.cidr import MAX_AZS, SUBNET_PREFIX_STEP
 from hainfra.errors import ConfigError
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -291,8 +291,6 @@ def _validate_cidr(c: StackConfig) -> list[tuple[str, object, str]]:
             continue
         if net.overlaps(other_net):
             problems.append(("vpc_cidr", c.vpc_cidr, f"overlaps {other} from avoid_cidrs; choose a disjoint range"))
-    if not problems:
-        plan_subnets(c.vpc_cidr, c.az_count)  # pure; cannot fail once the prefix is checked
     return problems
 
 

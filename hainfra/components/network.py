@@ -17,10 +17,19 @@ ANYWHERE = "0.0.0.0/0"
 EPHEMERAL = (1024, 65535)
 
 
+ADMIN_PORTS = (22, 3389)
+
+
 def nacl_rules(tier: str, vpc_cidr: str) -> tuple[list[dict], list[dict]]:
-    """(ingress, egress) rules per tier (pure). Public: HTTP(S) + return traffic. Private: VPC only + return."""
+    """(ingress, egress) rules per tier (pure). Public: HTTP(S) + return traffic. Private: VPC only + return.
+
+    The ephemeral range (return traffic) spans 3389, so SSH and RDP from the internet
+    are denied first by explicit lower-numbered rules (NACLs match the lowest rule number).
+    """
+    deny_admin = [{"rule_no": 90 + i, "protocol": "tcp", "action": "deny", "cidr_block": ANYWHERE,
+                   "from_port": port, "to_port": port} for i, port in enumerate(ADMIN_PORTS)]
     if tier == "public":
-        ingress = [
+        ingress = deny_admin + [
             {"rule_no": 100, "protocol": "tcp", "action": "allow", "cidr_block": ANYWHERE, "from_port": 443, "to_port": 443},
             {"rule_no": 110, "protocol": "tcp", "action": "allow", "cidr_block": ANYWHERE, "from_port": 80, "to_port": 80},
             {"rule_no": 120, "protocol": "tcp", "action": "allow", "cidr_block": ANYWHERE,
@@ -28,7 +37,7 @@ def nacl_rules(tier: str, vpc_cidr: str) -> tuple[list[dict], list[dict]]:
             {"rule_no": 130, "protocol": "-1", "action": "allow", "cidr_block": vpc_cidr, "from_port": 0, "to_port": 0},
         ]
     else:
-        ingress = [
+        ingress = deny_admin + [
             {"rule_no": 100, "protocol": "-1", "action": "allow", "cidr_block": vpc_cidr, "from_port": 0, "to_port": 0},
             {"rule_no": 110, "protocol": "tcp", "action": "allow", "cidr_block": ANYWHERE,
              "from_port": EPHEMERAL[0], "to_port": EPHEMERAL[1]},

@@ -39,6 +39,7 @@ class OperationResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     sweep: pd.DataFrame | None = None
+    policy_override: str = ""
 
     @property
     def summary(self) -> dict[str, int]:
@@ -72,9 +73,22 @@ class Engine(abc.ABC):
     def preview(self) -> OperationResult:
         """Planned change per resource; no side effects."""
 
+    def up(self, policy_override: str | None = None) -> OperationResult:
+        """Run the policy gate, then create or update the stack; returns outputs.
+
+        Args:
+            policy_override: reason to deploy despite mandatory policy findings (recorded).
+        """
+        from hainfra.policy import gate
+
+        gate(self.config, override=policy_override)
+        result = self._up()
+        result.policy_override = policy_override or ""
+        return result
+
     @abc.abstractmethod
-    def up(self) -> OperationResult:
-        """Create or update the stack; returns outputs."""
+    def _up(self) -> OperationResult:
+        """Create or update the stack (after the gate passed)."""
 
     @abc.abstractmethod
     def outputs(self) -> dict[str, Any]:

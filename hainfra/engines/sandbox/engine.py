@@ -243,7 +243,7 @@ class SandboxEngine(Engine):
             for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
         return OperationResult("preview", changes_frame(rows), seconds=time.perf_counter() - started)
 
-    def up(self) -> OperationResult:
+    def _up(self) -> OperationResult:
         started = time.perf_counter()
         self._check_types()
         url = self.endpoint_url

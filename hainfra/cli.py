@@ -1,0 +1,270 @@
+"""The ``hainfra`` command: parse, call the library, map errors to exit codes.
+
+Exit codes: 0 success, 1 deploy/verify/stage failure, 2 bad configuration or
+parameters, 3 unexpected error (traceback in ``$HAINFRA_HOME/hainfra.log``), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from hainfra.errors import HainfraError
+
+log = logging.getLogger("hainfra")
+
+
+def _table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+    if df is None or not len(df):
+        return "(none)"
+    return df[list(columns) if columns else df.columns].to_string(index=False)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from hainfra.config import StackConfig
+
+    params: dict[str, Any] = dict(args.param or [])
+    params["stack"] = args.stack
+    if getattr(args, "engine", None):
+        params["engine"] = args.engine
+    return StackConfig.load(params, file=args.config)
+
+
+def print_progress(event: Any) -> None:
+    """Per-resource progress on the terminal."""
+    from hainfra.plan import short_type
+
+    marks = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
+    if event.status == "done":
+        print(f"  {marks.get(event.action, '*'):2} {event.action:8} {short_type(event.type):40} {event.name}"
+              f"  ({event.seconds:.2f}s)", flush=True)
+    elif event.status == "failed":
+        print(f"  !! {event.action:8} {short_type(event.type):40} {event.name}: {event.message}", flush=True)
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from hainfra.engines import get_engine
+
+    return get_engine(None, _config(args), progress=print_progress)
+
+
+# --- subcommands: each returns an exit code -----------------------------------------------------
+def cmd_plan(args: argparse.Namespace) -> int:
+    from hainfra.cidr import plan_subnets
+    from hainfra.plan import plan
+
+    config = _config(args)
+    df = plan(config)
+    print(f"Stack {config.stack}: {len(df)} resources across {config.az_count} AZs in {config.region} "
+          f"(evaluated offline in {df.attrs['seconds']:.2f}s)\n")
+    print(_table(df, ["type", "name", "parent", "az"]))
+    print("\nSubnet plan:")
+    print(_table(pd.DataFrame([s.__dict__ for s in plan_subnets(config.vpc_cidr, config.az_count)])))
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    result = _engine(args).preview()
+    print(_table(result.changes[result.changes["action"] != "same"], ["action", "type", "name", "changed"]))
+    print(result.describe())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    result = _engine(args).up(policy_override=args.skip_policy)
+    print(result.describe())
+    for key, value in result.outputs.items():
+        print(f"  {key:22} {value}")
+    return 0
+
+
+def cmd_outputs(args: argparse.Namespace) -> int:
+    outputs = _engine(args).outputs()
+    if not outputs:
+        print(f"stack {args.stack} has no outputs: it is not deployed")
+        return 1
+    for key, value in outputs.items():
+        print(f"  {key:22} {value}")
+    return 0
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    result = engine.destroy(forget=args.forget) if engine.name == "sandbox" else engine.destroy()
+    print(result.describe())
+    if result.sweep is not None:
+        print(f"sweep: {int(result.sweep['remaining'].sum())} resources of the stack left in "
+              f"{len(result.sweep)} service checks")
+    return 0
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from hainfra.engines.sandbox import emulator
+
+    emu = emulator.Emulator(port=args.port).start()
+    emulator.record(emu.url)
+    print(f"AWS emulator (moto) listening at {emu.url}", flush=True)
+    print(f"  use it with: -p aws_endpoint_url {emu.url}   (recorded for later commands)", flush=True)
+    try:
+        while emu.process and emu.process.poll() is None:
+            time.sleep(1)
+    finally:
+        emulator.forget()
+        emu.stop()
+    return 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from hainfra import verify
+
+    config = _config(args)
+    results = verify.run(config, wait_seconds=args.wait)
+    print(_table(results, ["status", "check", "resource", "expected", "found"]))
+    failed = verify.mandatory_failures(results)
+    print(verify.summary(results))
+    return 1 if len(failed) else 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from hainfra import policy
+
+    findings = policy.check_stack(_config(args))
+    print(_table(findings, ["rule", "severity", "mandatory", "resource", "message"]) if len(findings) else
+          "no findings")
+    return 1 if len(policy.mandatory(findings)) else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hainfra.runbook import runner
+
+    record = runner.run_stage(args.stage, stack=args.stack, params=dict(args.param or []), params_file=args.file,
+                              archive_root=args.archive)
+    print(runner.describe(record))
+    return 0 if record["outcome"] == "success" else 1
+
+
+def cmd_runbook(args: argparse.Namespace) -> int:
+    from hainfra.runbook import runner
+
+    records = runner.run_runbook(stack=args.stack, params=dict(args.param or []), params_file=args.file,
+                                 keep=args.keep, archive_root=args.archive, timeout=args.timeout)
+    print(runner.summary(records, args.archive))
+    return 0 if records and all(r["outcome"] == "success" for r in records) else 1
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    from hainfra import audit
+
+    print(_table(audit.runs(args.archive)))
+    return 0
+
+
+def cmd_audit_show(args: argparse.Namespace) -> int:
+    import json
+
+    from hainfra import audit
+
+    print(json.dumps(audit.show(args.run, args.archive), indent=2))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from hainfra import audit
+
+    print(audit.verify(args.archive))
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------------
+def _stack_args(p: argparse.ArgumentParser, engine: bool = True) -> None:
+    p.add_argument("--stack", required=True, help="stack name")
+    p.add_argument("--config", help="YAML file of parameters")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="parameter (repeatable)")
+    if engine:
+        p.add_argument("--engine", choices=["sandbox", "pulumi"], help="engine (default: the engine parameter)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hainfra", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub,
+            engine: bool = True, stack: bool = True) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help_)
+        if stack:
+            _stack_args(p, engine)
+        p.set_defaults(func=fn)
+        return p
+
+    add("plan", cmd_plan, "offline resource inventory (no cloud, no CLI)", engine=False)
+    add("preview", cmd_preview, "planned change per resource")
+    up = add("up", cmd_up, "deploy or update the stack")
+    up.add_argument("--skip-policy", metavar="REASON", help="deploy despite mandatory policy findings (audited)")
+    add("outputs", cmd_outputs, "outputs of the deployed stack")
+    destroy = add("destroy", cmd_destroy, "delete the stack and prove nothing is left")
+    destroy.add_argument("--forget", action="store_true", help="drop state of an emulator that is gone")
+    verify = add("verify", cmd_verify, "check the live stack")
+    verify.add_argument("--wait", type=float, default=30.0, help="seconds to wait for asynchronous deliveries")
+    add("policy", cmd_policy, "preflight policy findings", engine=False)
+
+    sandbox = sub.add_parser("sandbox", help="the local AWS emulator").add_subparsers(dest="sandbox", required=True)
+    serve = add("serve", cmd_sandbox_serve, "run a long-lived emulator", parent=sandbox, stack=False)
+    serve.add_argument("--port", type=int, default=5000)
+
+    for name, fn, help_ in (("run", cmd_run, "execute one runbook notebook"),
+                            ("runbook", cmd_runbook, "configure, deploy, verify, teardown")):
+        p = add(name, fn, help_, engine=False, stack=False)
+        if name == "run":
+            p.add_argument("stage", choices=["configure", "deploy", "verify", "teardown"])
+        p.add_argument("--stack", required=True)
+        p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("-f", "--file", help="YAML file of parameters")
+        p.add_argument("--archive", default="archive", help="archive folder (default: ./archive)")
+        if name == "runbook":
+            p.add_argument("--keep", action="store_true", help="keep the stack (no teardown)")
+            p.add_argument("--timeout", type=float, default=1800.0, help="whole-run timeout in seconds")
+
+    audit = sub.add_parser("audit", help="the run archive").add_subparsers(dest="audit", required=True)
+    for name, fn, help_ in (("list", cmd_audit_list, "archived runs"), ("show", cmd_audit_show, "one run's record"),
+                            ("verify", cmd_audit_verify, "recompute every hash")):
+        p = add(name, fn, help_, parent=audit, stack=False)
+        p.add_argument("--archive", default="archive")
+        if name == "show":
+            p.add_argument("run", help="run id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except HainfraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - the one place that catches everything
+        from hainfra.home import home
+
+        home().mkdir(parents=True, exist_ok=True)
+        path = home() / "hainfra.log"
+        with path.open("a") as fh:
+            fh.write(traceback.format_exc())
+        print(f"unexpected error: {traceback.format_exc().splitlines()[-1]} (traceback in {path})", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Shared fixtures: an isolated HAINFRA_HOME per test and one moto emulator per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hainfra.config import StackConfig
+from hainfra.engines.sandbox.emulator import Emulator
+
+
+@pytest.fixture(autouse=True)
+def hainfra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "hainfra-home"
+    monkeypatch.setenv("HAINFRA_HOME", str(home))
+    for key in list(__import__("os").environ):
+        if key.startswith("HAINFRA_") and key != "HAINFRA_HOME":
+            monkeypatch.delenv(key)
+    return home
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def make_config(emulator: Emulator, request: pytest.FixtureRequest) -> Callable[..., StackConfig]:
+    """A sandbox config on the session emulator; each test gets its own stack and project names."""
+    base = "".join(ch for ch in request.node.name.lower() if ch.isalnum())[-12:] or "t"
+
+    def make(**params: Any) -> StackConfig:
+        params.setdefault("stack", f"s-{base}")
+        params.setdefault("project", f"p{base}"[:20])
+        params.setdefault("asg_min", 2)
+        params.setdefault("asg_desired", 2)
+        return StackConfig.load({"aws_endpoint_url": emulator.url, **params})
+
+    return make

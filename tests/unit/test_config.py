@@ -1,0 +1,133 @@
+"""StackConfig: every bad value is refused naming the field, the value and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hainfra.config import StackConfig, describe
+from hainfra.errors import ConfigError
+
+
+def refused(params: dict, field: str, fragment: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        StackConfig.load(params)
+    fields = [p[0] for p in info.value.problems]
+    assert field in fields, info.value
+    assert fragment in str(info.value)
+    return info.value
+
+
+def test_defaults_are_valid_and_documented() -> None:
+    config = StackConfig.load({})
+    assert (config.az_count, config.nat_strategy, config.environment) == (3, "per_az", "dev")
+    assert config.nat_count == 3
+    assert all(row["description"] for row in describe())
+
+
+def test_overlapping_cidr_refused() -> None:
+    refused({"vpc_cidr": "10.0.0.0/16", "avoid_cidrs": ["10.0.128.0/20"]}, "vpc_cidr", "overlaps 10.0.128.0/20")
+
+
+def test_too_small_cidr_refused() -> None:
+    refused({"vpc_cidr": "10.0.0.0/26"}, "vpc_cidr", "/16 to /24")
+
+
+def test_cidr_with_host_bits_refused() -> None:
+    refused({"vpc_cidr": "10.0.0.1/16"}, "vpc_cidr", "host bits zero")
+
+
+def test_public_cidr_refused() -> None:
+    refused({"vpc_cidr": "8.8.0.0/16"}, "vpc_cidr", "private range")
+
+
+def test_min_desired_max_order() -> None:
+    refused({"asg_min": 4, "asg_desired": 3, "asg_max": 6}, "asg_desired", "asg_min <= asg_desired <= asg_max")
+    refused({"asg_min": 1, "asg_desired": 7, "asg_max": 6}, "asg_desired", "asg_min <= asg_desired <= asg_max")
+
+
+def test_prod_needs_an_instance_per_az() -> None:
+    refused({"environment": "prod", "az_count": 3, "asg_min": 2, "asg_desired": 3}, "asg_min", "at least one instance per AZ")
+
+
+def test_prod_refuses_single_nat() -> None:
+    refused({"environment": "prod", "nat_strategy": "single"}, "nat_strategy", "single point of failure")
+    assert StackConfig.load({"nat_strategy": "single"}).nat_count == 1
+
+
+@pytest.mark.parametrize("az_count", [1, 7])
+def test_az_count_range(az_count: int) -> None:
+    refused({"az_count": az_count}, "az_count", "2 to 6")
+
+
+def test_invalid_region() -> None:
+    refused({"region": "us-middle-9"}, "region", "AWS region code")
+
+
+@pytest.mark.parametrize("suffix,why", [("PR-42", "lowercase"), ("pr_42", "lowercase"), ("a--b", "lowercase"),
+                                         ("x" * 50, "S3 allows 63")])
+def test_suffix_must_keep_bucket_name_valid(suffix: str, why: str) -> None:
+    refused({"environment_suffix": suffix}, "environment_suffix", why)
+
+
+def test_retention_must_be_cloudwatch_value() -> None:
+    refused({"log_retention_days": 45}, "log_retention_days", "CloudWatch retention value")
+
+
+def test_lifecycle_days_in_order() -> None:
+    refused({"backup_ia_days": 30, "backup_glacier_days": 400, "backup_expire_days": 365},
+            "backup_glacier_days", "backup_ia_days < backup_glacier_days < backup_expire_days")
+    refused({"backup_ia_days": 10}, "backup_ia_days", "at least 30 days")
+
+
+def test_unknown_key_suggests_the_right_one() -> None:
+    refused({"az_cuont": 3}, "az_cuont", "did you mean 'az_count'")
+
+
+def test_wrong_type_named() -> None:
+    refused({"az_count": "three"}, "az_count", "must be int")
+    refused({"az_count": True}, "az_count", "must be int")
+
+
+def test_reserved_tags_refused() -> None:
+    refused({"extra_tags": {"Stack": "x"}}, "extra_tags", "set by hainfra")
+    refused({"extra_tags": {"aws:foo": "x"}}, "extra_tags", "reserved by AWS")
+
+
+def test_email_and_certificate_validated() -> None:
+    refused({"alarm_email": "not-an-email"}, "alarm_email", "e-mail address")
+    refused({"certificate_arn": "arn:aws:iam::1:cert"}, "certificate_arn", "ACM certificate ARN")
+
+
+def test_all_problems_reported_at_once() -> None:
+    error = refused({"az_count": 9, "log_retention_days": 2}, "az_count", "2 to 6")
+    assert {p[0] for p in error.problems} == {"az_count", "log_retention_days"}
+
+
+def test_sources_precedence(tmp_path: Path) -> None:
+    file = tmp_path / "stack.yaml"
+    file.write_text("az_count: 2\ninstance_type: t3.small\nregion: eu-west-1\n")
+    env = {"HAINFRA_AZ_COUNT": "4", "HAINFRA_UNRELATED": "x"}
+    config = StackConfig.load({"instance_type": "t3.large"}, file=file, env=env)
+    assert (config.az_count, config.instance_type, config.region) == (4, "t3.large", "eu-west-1")
+
+
+def test_cli_strings_are_coerced_but_typed_values_are_strict() -> None:
+    assert StackConfig.load({"az_count": "4", "extra_tags": "{Team: ops}"}).extra_tags == {"Team": "ops"}
+
+
+def test_bad_file_named(tmp_path: Path) -> None:
+    file = tmp_path / "bad.yaml"
+    file.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        StackConfig.load(file=file)
+    with pytest.raises(ConfigError, match="no such file"):
+        StackConfig.load(file=tmp_path / "missing.yaml")
+
+
+def test_config_is_frozen() -> None:
+    config = StackConfig.load({})
+    with pytest.raises(AttributeError):
+        config.az_count = 4  # type: ignore[misc]
+    assert config.replace(az_count=4).az_count == 4

@@ -1,0 +1,144 @@
+"""HA and security invariants of the declared stack, checked on the offline resource graph."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import pytest
+
+from hainfra import documents, naming
+from hainfra.config import REQUIRED_TAGS, StackConfig
+from hainfra.plan import evaluate_offline, plan
+from hainfra.policy import graph_of
+from hainfra.policy.graph import Graph, taggable
+from hainfra.policy.rules import DEPRECATED_TYPES
+from hainfra.stack import OUTPUTS
+
+
+def graph(**params: object) -> tuple[StackConfig, Graph]:
+    return _graph(json.dumps(params, sort_keys=True))
+
+
+@cache
+def _graph(params: str) -> tuple[StackConfig, Graph]:
+    config = StackConfig.load(json.loads(params))
+    evaluation, _ = evaluate_offline(config)
+    return config, graph_of(evaluation)
+
+
+@pytest.mark.parametrize("az_count", [2, 3, 6])
+def test_one_nat_per_az_and_private_routes_stay_in_their_az(az_count: int) -> None:
+    _, g = graph(az_count=az_count)
+    nats = g.of("ec2/natGateway:NatGateway")
+    assert sorted(g.az_of(n.inputs["subnetId"]) for n in nats) == sorted(
+        {s.inputs["availabilityZone"] for s in g.of("ec2/subnet:Subnet")})
+    private_routes = [r for r in g.of("ec2/route:Route") if r.inputs.get("natGatewayId")]
+    assert len(private_routes) == az_count
+    for route in private_routes:
+        table = g.ref(route.inputs["routeTableId"])
+        assoc = next(a for a in g.of("ec2/routeTableAssociation:RouteTableAssociation")
+                     if g.ref(a.inputs["routeTableId"]) is table)
+        subnet_az = g.az_of(assoc.inputs["subnetId"])
+        nat_az = g.az_of(g.ref(route.inputs["natGatewayId"]).inputs["subnetId"])
+        assert subnet_az == nat_az, f"{table.name} routes {subnet_az} through a NAT in {nat_az}"
+
+
+def test_single_nat_strategy_is_one_switch() -> None:
+    _, g = graph(nat_strategy="single")
+    assert len(g.of("ec2/natGateway:NatGateway")) == 1
+    assert len({r.inputs["natGatewayId"] for r in g.of("ec2/route:Route") if r.inputs.get("natGatewayId")}) == 1
+
+
+def test_each_tier_spans_distinct_azs_and_every_subnet_has_its_tier_nacl() -> None:
+    _, g = graph()
+    subnets = g.of("ec2/subnet:Subnet")
+    for tier in ("public", "private"):
+        azs = [s.inputs["availabilityZone"] for s in subnets if s.inputs["tags"]["Tier"] == tier]
+        assert len(azs) == len(set(azs)) == 3
+    for subnet in subnets:
+        (assoc,) = [a for a in g.of("ec2/networkAclAssociation:NetworkAclAssociation")
+                    if g.ref(a.inputs["subnetId"]) is subnet]
+        assert g.ref(assoc.inputs["networkAclId"]).inputs["tags"]["Tier"] == subnet.inputs["tags"]["Tier"]
+        assert subnet.inputs["mapPublicIpOnLaunch"] is False
+
+
+def test_flow_log_captures_all_traffic_into_the_encrypted_group() -> None:
+    config, g = graph()
+    (flow,) = g.of("ec2/flowLog:FlowLog")
+    assert g.ref(flow.inputs["vpcId"]) is g.of("ec2/vpc:Vpc")[0]
+    assert flow.inputs["trafficType"] == "ALL"
+    group = g.ref(flow.inputs["logDestination"])
+    assert group.inputs["name"] == naming.log_group_name(config, "flow-logs")
+    assert group.inputs["kmsKeyId"] and group.inputs["retentionInDays"] == config.log_retention_days
+    role = g.ref(flow.inputs["iamRoleArn"])
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "vpc-flow-logs.amazonaws.com"}]
+
+
+def test_no_wildcard_resource_unless_documented() -> None:
+    _, g = graph()
+    policies = [json.loads(p.inputs["policy"]) for p in g.of("iam/rolePolicy:RolePolicy")]
+    assert len(policies) == 2
+    for doc in policies:
+        assert documents.wildcard_statements(doc) == []
+        for st in doc["Statement"]:
+            if "*" in st["Resource"]:
+                assert st["Sid"] in documents.WILDCARD_ALLOWED
+
+
+def test_bucket_protections_present() -> None:
+    config, g = graph()
+    (bucket,) = g.of("s3/bucket:Bucket")
+    kinds = {r.type.split(":")[-1]: r.inputs for r in g.resources if r.inputs.get("bucket") in (bucket.id,)}
+    assert kinds["BucketVersioning"]["versioningConfiguration"]["status"] == "Enabled"
+    rule = kinds["BucketServerSideEncryptionConfiguration"]["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert rule["sseAlgorithm"] == "aws:kms" and rule["kmsMasterKeyId"]
+    pab = kinds["BucketPublicAccessBlock"]
+    assert all(pab[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert kinds["BucketOwnershipControls"]["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    assert kinds["BucketNotification"]["eventbridge"] is True
+    policy = json.loads(kinds["BucketPolicy"]["policy"])["Statement"][0]
+    assert policy["Effect"] == "Deny" and policy["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+    lifecycle = kinds["BucketLifecycleConfiguration"]["rules"][0]
+    assert [t["storageClass"] for t in lifecycle["noncurrentVersionTransitions"]] == ["STANDARD_IA", "GLACIER"]
+    assert lifecycle["noncurrentVersionExpiration"]["noncurrentDays"] == config.backup_expire_days
+    assert lifecycle["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == config.abort_upload_days
+
+
+def test_launch_template_and_asg_hardening() -> None:
+    _, g = graph()
+    (lt,) = g.of("ec2/launchTemplate:LaunchTemplate")
+    assert lt.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert lt.inputs["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    assert all(b["ebs"]["encrypted"] == "true" for b in lt.inputs["blockDeviceMappings"])
+    assert all(n["associatePublicIpAddress"] == "false" for n in lt.inputs["networkInterfaces"])
+    (asg,) = g.of("autoscaling/group:Group")
+    assert asg.inputs["healthCheckType"] == "ELB"
+    assert len({g.az_of(s) for s in asg.inputs["vpcZoneIdentifiers"]}) == 3
+
+
+def test_every_taggable_resource_tagged_and_named_by_convention() -> None:
+    config, g = graph(extra_tags={"CostCenter": "42"})
+    checked = 0
+    for r in g.resources:
+        assert r.name.startswith(f"{config.project}-") and f"-{config.env_id}" in r.name, r.name
+        if taggable(r.type):
+            tags = r.inputs.get("tags") or {}
+            tags = {t["key"]: t["value"] for t in tags} if isinstance(tags, list) else tags
+            assert all(tags.get(k) for k in (*REQUIRED_TAGS, "CostCenter")), r.label
+            checked += 1
+    assert checked >= 40  # guards against the check silently matching nothing
+
+
+def test_no_deprecated_types_and_documented_outputs() -> None:
+    _, g = graph()
+    assert not [r for r in g.resources if r.type in DEPRECATED_TYPES]
+    df = plan(StackConfig.load({}))
+    assert set(df.attrs["outputs"]) == set(OUTPUTS)
+    assert len(df) == len(g.resources)
+
+
+def test_region_is_applied_not_hard_coded() -> None:
+    _, g = graph(region="eu-west-1", az_count=2)
+    assert {s.inputs["availabilityZone"] for s in g.of("ec2/subnet:Subnet")} == {"eu-west-1a", "eu-west-1b"}
