@@ -40,6 +40,7 @@ class OperationResult:
     seconds: float = 0.0
     sweep: pd.DataFrame | None = None
     policy_override: str = ""
+    api_calls: dict[str, int] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict[str, int]:

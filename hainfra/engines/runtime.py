@@ -132,10 +132,19 @@ def evaluate(
     mocks = _Mocks(realiser)
     result: dict[str, Any] = {}
 
+    worker_loops: list[asyncio.AbstractEventLoop] = []
+
+    def worker_init() -> None:
+        # The mock monitor needs a loop on each worker thread; own them so they are closed.
+        worker_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(worker_loop)
+        worker_loops.append(worker_loop)
+
     def run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-res"))
+        executor = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-res", initializer=worker_init)
+        loop.set_default_executor(executor)
         try:
             pulumi_settings.reset_options(project=project, stack=stack, preview=preview)
             monitor = _Monitor(mocks)
@@ -154,6 +163,10 @@ def evaluate(
             for task in asyncio.all_tasks(loop):
                 task.cancel()
             loop.run_until_complete(asyncio.sleep(0))
+            executor.shutdown(wait=True)
+            for worker_loop in worker_loops:
+                worker_loop.close()
+            asyncio.set_event_loop(None)
             loop.close()
             pulumi_settings.reset_options()
 

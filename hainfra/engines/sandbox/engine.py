@@ -259,7 +259,8 @@ class SandboxEngine(Engine):
             state.meta["config_digest"] = hashlib.sha256(
                 json.dumps(self.config.as_dict(), sort_keys=True).encode()).hexdigest()
             state.save()
-        return OperationResult("up", changes_frame(rows), outputs, time.perf_counter() - started)
+        return OperationResult("up", changes_frame(rows), outputs, time.perf_counter() - started,
+                               api_calls=dict(ctx.calls))
 
     def outputs(self) -> dict[str, Any]:
         return dict(State.for_stack(self.config.stack).outputs)

@@ -29,7 +29,8 @@ def _ec2(describe: str, key: str, id_key: str, live: Callable[[dict[str, Any]], 
     def lister(ctx: Ctx, c: StackConfig) -> list[str]:
         filters = [{"Name": "tag:Project", "Values": [c.project]}, {"Name": "tag:Stack", "Values": [c.stack]}]
         items = getattr(ctx.client("ec2"), describe)(Filters=filters)[key]
-        return [i[id_key] for i in items if live(i)]
+        # Tags are checked again here: moto ignores tag filters for some kinds (NAT gateways).
+        return [i[id_key] for i in items if live(i) and _ours(_kv(i.get("Tags")), c)]
 
     return lister
 

@@ -7,6 +7,7 @@ arrive as Pulumi's wire names (camelCase) with every dependency already resolved
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +34,24 @@ class Ctx:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._account: str | None = None
+        self.calls: Counter[str] = Counter()
 
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self._session.client(
-                    service, endpoint_url=self.endpoint_url, config=self._config)
+                client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+                client.meta.events.register("before-call", self._count)
+                self._clients[service] = client
             return self._clients[service]
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    @property
+    def writes(self) -> int:
+        """API calls that change something (everything but Describe/List/Get)."""
+        return sum(n for op, n in self.calls.items() if not op.split(":")[1].startswith(("Describe", "List", "Get")))
 
     @property
     def account_id(self) -> str:
