@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import ssl
 import uuid
 from pathlib import Path
 
@@ -29,6 +30,11 @@ from hainfra.home import home
 log = logging.getLogger(__name__)
 IDENTITY_PARAMETER = "/hainfra/emulator-id"
 IDENTITY_REGION = "us-east-1"
+# The emulator speaks TLS (a certificate made at start), so TLS-only bucket policies hold
+# in the sandbox exactly as on AWS. It is loopback-only: the certificate is not verified.
+LOOPBACK_TLS = ssl.create_default_context()
+LOOPBACK_TLS.check_hostname = False
+LOOPBACK_TLS.verify_mode = ssl.CERT_NONE
 START_HELP = "start one with `hainfra sandbox serve` (it prints the URL) and pass -p aws_endpoint_url URL"
 
 
@@ -40,7 +46,7 @@ def free_port() -> int:
 
 def reachable(url: str, timeout: float = 1.0) -> bool:
     try:
-        urllib.request.urlopen(f"{url.rstrip('/')}/moto-api/", timeout=timeout).close()
+        urllib.request.urlopen(f"{url.rstrip('/')}/moto-api/", timeout=timeout, context=LOOPBACK_TLS).close()
         return True
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -51,7 +57,7 @@ def identity(url: str) -> str:
     if not reachable(url):
         raise EmulatorError(f"no AWS emulator answers at {url}; {START_HELP}")
     ssm = boto3.client("ssm", endpoint_url=url, region_name=IDENTITY_REGION, config=Config(retries={"max_attempts": 2}),
-                       **SANDBOX_CREDENTIALS)
+                       verify=False, **SANDBOX_CREDENTIALS)
     try:
         return ssm.get_parameter(Name=IDENTITY_PARAMETER)["Parameter"]["Value"]
     except ClientError:
@@ -70,13 +76,13 @@ class Emulator:
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Emulator:
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "hainfra.engines.sandbox.moto_server", "-H", "127.0.0.1", "-p", str(self.port), "--ssl"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
         deadline = time.monotonic() + timeout
         while not reachable(self.url, timeout=0.5):

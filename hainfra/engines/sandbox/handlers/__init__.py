@@ -7,6 +7,7 @@ arrive as Pulumi's wire names (camelCase) with every dependency already resolved
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,12 @@ Props = dict[str, Any]
 Created = tuple[str, Props]
 
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# The sandbox emulator serves TLS on loopback with a throw-away certificate.
+warnings.filterwarnings("ignore", message="Unverified HTTPS request is being made to host '127.0.0.1'")
+
+
+def is_loopback(url: str | None) -> bool:
+    return bool(url) and url.split("://", 1)[-1].startswith(("127.0.0.1", "localhost"))
 
 
 class Ctx:
@@ -39,7 +46,8 @@ class Ctx:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+                client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config,
+                                              verify=not is_loopback(self.endpoint_url))
                 client.meta.events.register("before-call", self._count)
                 self._clients[service] = client
             return self._clients[service]

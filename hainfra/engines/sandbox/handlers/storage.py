@@ -49,14 +49,7 @@ def tag_bucket(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str,
 
 def empty_bucket(ctx: Ctx, name: str) -> int:
     """Delete every object version and delete marker; returns how many."""
-    removed = 0
-    for page in s3(ctx).get_paginator("list_object_versions").paginate(Bucket=name):
-        items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-        if items:
-            s3(ctx).delete_objects(Bucket=name, Delete={"Objects": items, "Quiet": True})
-            removed += len(items)
-    return removed
+    return empty_prefix(ctx, name, "")
 
 
 @ignore("NoSuchBucket")
@@ -150,3 +143,15 @@ register("aws:s3/bucketNotification:BucketNotification", bucket_config(
     lambda ctx, b: s3(ctx).put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={})))
 
 
+
+
+def empty_prefix(ctx: Ctx, bucket: str, prefix: str) -> int:
+    """Delete every version and delete marker under ``prefix``; returns how many."""
+    removed = 0
+    for page in s3(ctx).get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if items:
+            s3(ctx).delete_objects(Bucket=bucket, Delete={"Objects": items, "Quiet": True})
+            removed += len(items)
+    return removed

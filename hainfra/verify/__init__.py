@@ -1,0 +1,76 @@
+"""Verify: prove the live stack through boto3 (same code for AWS and the emulator).
+
+``run(config)`` returns one row per check: check, resource, status (pass/fail/skip),
+expected, found, fix, mandatory. Checks live in ``CHECKS`` (name -> function); each
+reads live state, so a change made outside hainfra fails exactly the matching check.
+A check the emulator cannot perform says ``skip`` and why — never a silent pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from hainfra.config import StackConfig
+from hainfra.errors import EngineError
+from hainfra.verify.base import CHECKS, COLUMNS, VerifyContext
+
+log = logging.getLogger(__name__)
+
+
+def _load_checks() -> None:
+    from hainfra.verify import compute, dataflow, network, security, storage  # noqa: F401
+
+
+def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
+        checks: list[str] | None = None) -> pd.DataFrame:
+    """Run the checks (all by default) against the deployed stack of ``config``.
+
+    Raises:
+        EngineError: when the stack has no outputs (not deployed).
+    """
+    from hainfra.engines import get_engine
+
+    _load_checks()
+    engine = engine or get_engine(None, config)
+    outputs = engine.outputs()
+    if not outputs:
+        raise EngineError(f"stack {config.stack!r} is not deployed (no outputs); run `hainfra up --stack "
+                          f"{config.stack}` first")
+    ctx = VerifyContext(config, outputs, engine.aws_client_kwargs(), emulated=engine.name == "sandbox",
+                        wait_seconds=wait_seconds)
+    rows: list[dict[str, Any]] = []
+    for name, fn in CHECKS.items():
+        if checks and name not in checks:
+            continue
+        try:
+            rows.extend(r.as_dict(name) for r in fn(ctx))
+        except Exception as exc:  # a check that crashes is a failure with its reason, never a pass
+            log.exception("check %s crashed", name)
+            rows.append({"check": name, "resource": "-", "status": "fail", "expected": "check runs",
+                         "found": f"{type(exc).__name__}: {exc}", "fix": "see the log", "mandatory": True})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def mandatory_failures(results: pd.DataFrame) -> pd.DataFrame:
+    return results[(results["status"] == "fail") & (results["mandatory"])]
+
+
+def summary(results: pd.DataFrame) -> str:
+    counts = results["status"].value_counts().to_dict()
+    failed = mandatory_failures(results)
+    verdict = "FAILED" if len(failed) else "passed"
+    return (f"verify {verdict}: {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, "
+            f"{counts.get('skip', 0)} skip")
+
+
+def styled(results: pd.DataFrame) -> Any:
+    """Colour-coded table for notebooks."""
+    colours = {"pass": "background-color: #d4edda", "fail": "background-color: #f8d7da",
+               "skip": "background-color: #fff3cd"}
+    return results.style.map(lambda v: colours.get(v, ""), subset=["status"])
+
+
+__all__ = ["CHECKS", "mandatory_failures", "run", "styled", "summary"]

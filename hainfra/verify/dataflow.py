@@ -1,0 +1,121 @@
+"""End-to-end data flows: S3 -> EventBridge -> CloudWatch Logs, and (on AWS) instance -> SSM -> S3."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+from botocore.exceptions import ClientError
+
+from hainfra.engines.sandbox.handlers.storage import empty_prefix
+from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
+
+PROBE_PREFIX = "hainfra-probe/"
+
+
+def _event_for_key(v: VerifyContext, key: str, since_ms: int) -> bool:
+    """Poll the S3-events log group (bounded by wait_seconds) for an Object Created event of ``key``."""
+    logs = v.client("logs")
+    deadline = time.monotonic() + v.wait_seconds
+    while True:
+        events = logs.filter_log_events(logGroupName=v.outputs["s3_events_log_group"], startTime=since_ms,
+                                        filterPattern=f'"{key}"').get("events", [])
+        for event in events:
+            try:
+                body = json.loads(event["message"])
+            except ValueError:
+                continue
+            if body.get("detail-type") == "Object Created" and body.get("detail", {}).get("object", {}).get("key") == key:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5 if v.emulated else 3)
+
+
+def broken_hop(v: VerifyContext) -> str:
+    """Name the first hop of S3 -> EventBridge -> Logs that is misconfigured."""
+    o = v.outputs
+    try:
+        conf = v.client("s3").get_bucket_notification_configuration(Bucket=o["bucket_name"])
+    except ClientError as exc:
+        return f"bucket notifications unreadable: {exc.response['Error']['Code']}"
+    if "EventBridgeConfiguration" not in conf:
+        return "bucket notifications off: EventBridge delivery is disabled on the bucket"
+    events = v.client("events")
+    try:
+        rule = events.describe_rule(Name=o["event_rule_name"])
+    except ClientError:
+        return f"rule {o['event_rule_name']} missing"
+    if rule.get("State") != "ENABLED":
+        return f"rule {o['event_rule_name']} is {rule.get('State')}"
+    pattern = json.loads(rule.get("EventPattern") or "{}")
+    if o["bucket_name"] not in json.dumps(pattern.get("detail", {})) or "Object Created" not in pattern.get("detail-type", []):
+        return f"rule {o['event_rule_name']} does not match Object Created events of {o['bucket_name']}"
+    group_arn = f"arn:aws:logs:{v.config.region}:{v.aws.account_id}:log-group:{o['s3_events_log_group']}"
+    targets = [t["Arn"].rstrip(":*") for t in events.list_targets_by_rule(Rule=o["event_rule_name"])["Targets"]]
+    if group_arn not in targets:
+        return f"rule target missing: expected {group_arn}, found {targets or 'none'}"
+    policies = v.client("logs").describe_resource_policies()["resourcePolicies"]
+    if not any("events.amazonaws.com" in p["policyDocument"] and o["s3_events_log_group"] in p["policyDocument"]
+               for p in policies):
+        return "log group resource policy does not let events.amazonaws.com write to the group"
+    return "every hop is configured; the event did not arrive in time (raise wait_seconds)"
+
+
+@check("dataflow.s3-to-cloudwatch")
+def s3_to_cloudwatch(v: VerifyContext) -> Iterator[Row]:
+    o = v.outputs
+    key = f"{PROBE_PREFIX}{uuid.uuid4().hex}.txt"
+    since = int(time.time() * 1000) - 5000
+    s3 = v.client("s3")
+    try:
+        s3.put_object(Bucket=o["bucket_name"], Key=key, Body=f"hainfra verify probe {key}".encode())
+        arrived = _event_for_key(v, key, since)
+    finally:
+        removed = empty_prefix(v.aws, o["bucket_name"], key)
+    found = f"event for {key} in {o['s3_events_log_group']}" if arrived else broken_hop(v)
+    yield check_row(f"{o['bucket_name']} -> {o['s3_events_log_group']}", arrived,
+                    f"Object Created event for the probe within {v.wait_seconds:.0f}s", found,
+                    "fix the hop named in 'found'")
+    yield check_row(f"probe {key}", removed >= 1, "probe and all its versions deleted", f"{removed} version(s) deleted",
+                    "delete the probe's versions by hand")
+
+
+@check("dataflow.instance-to-s3")
+def instance_to_s3(v: VerifyContext) -> Iterator[Row]:
+    """On AWS: an ASG instance reads its SSM parameter and writes a probe with its own role (SSM Run Command)."""
+    o = v.outputs
+    resource = f"{o['asg_name']} -> {o['bucket_name']}"
+    expected = "instance reads its parameter and writes the probe with its own role"
+    if v.emulated:
+        yield skip(resource, expected, "emulated instances execute nothing: SSM Run Command reports Success "
+                   "without running the script")
+        return
+    group = v.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[o["asg_name"]])
+    instances = [i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"] if i["LifecycleState"] == "InService"]
+    if not instances:
+        yield check_row(resource, False, expected, "no InService instance", "check the ASG's health")
+        return
+    key = f"{PROBE_PREFIX}instance-{uuid.uuid4().hex}.txt"
+    param = f"{o['ssm_path']}/config/backup-bucket"
+    script = [f"set -e; bucket=$(aws ssm get-parameter --region {v.config.region} --name {param} "
+              "--query Parameter.Value --output text)",
+              f"echo probe | aws s3 cp - s3://$bucket/{key} --region {v.config.region}"]
+    ssm = v.client("ssm")
+    command = ssm.send_command(InstanceIds=instances[:1], DocumentName="AWS-RunShellScript",
+                               Parameters={"commands": script})["Command"]["CommandId"]
+    deadline = time.monotonic() + max(v.wait_seconds, 60)
+    status = "Pending"
+    while time.monotonic() < deadline and status in ("Pending", "InProgress", "Delayed"):
+        time.sleep(3)
+        try:
+            status = ssm.get_command_invocation(CommandId=command, InstanceId=instances[0])["Status"]
+        except ClientError:
+            status = "Pending"
+    since = int(time.time() * 1000) - 120_000
+    arrived = status == "Success" and _event_for_key(v, key, since)
+    empty_prefix(v.aws, o["bucket_name"], key)
+    yield check_row(resource, arrived, expected, f"command {status}; event {'found' if arrived else 'missing'}",
+                    "check the instance role policy and the SSM agent")
