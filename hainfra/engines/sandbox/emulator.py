@@ -10,12 +10,12 @@ import json
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-import ssl
 import uuid
 from pathlib import Path
 

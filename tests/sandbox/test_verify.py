@@ -1,0 +1,215 @@
+"""Verify on a live sandbox stack: all pass (or justified skip), and every out-of-band change
+fails exactly the matching check, naming the resource, what was expected and what was found."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from hainfra import naming, verify
+from hainfra.config import StackConfig
+from hainfra.engines import get_engine
+from hainfra.engines.sandbox.emulator import Emulator
+from hainfra.engines.sandbox.handlers import Ctx
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Live:
+    config: StackConfig
+    home: Path
+    outputs: dict[str, Any]
+    aws: Ctx
+
+    def ec2(self) -> Any:
+        return self.aws.client("ec2")
+
+    def verify(self, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
+        monkeypatch.setenv("HAINFRA_HOME", str(self.home))
+        return verify.run(self.config, wait_seconds=3)
+
+
+@pytest.fixture(scope="module")
+def live(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    home = tmp_path_factory.mktemp("verify-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HAINFRA_HOME", str(home))
+        config = StackConfig.load({"stack": "drift", "project": "drift", "aws_endpoint_url": emulator.url,
+                                   "asg_min": 2, "asg_desired": 2})
+        engine = get_engine("sandbox", config)
+        outputs = engine.up().outputs
+        yield Live(config, home, outputs, Ctx(emulator.url, config.region))
+        mp.setenv("HAINFRA_HOME", str(home))
+        engine.destroy()
+
+
+def failing(results: pd.DataFrame) -> pd.DataFrame:
+    return results[results["status"] == "fail"]
+
+
+def test_fresh_stack_passes_or_skips_with_reasons(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = live.verify(monkeypatch)
+    assert failing(results).empty, failing(results).to_string()
+    assert len(results) >= 50 and results["check"].nunique() >= 20
+    skips = results[results["status"] == "skip"]
+    assert set(skips["check"]) == {"flowlogs.delivery", "dataflow.instance-to-s3", "compute.asg"}
+    assert all(len(reason) > 30 for reason in skips["found"])
+    assert "pass" in set(results[results["check"] == "dataflow.s3-to-cloudwatch"]["status"])
+
+
+def test_secret_value_never_in_results(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    value = live.aws.client("secretsmanager").get_secret_value(SecretId=live.outputs["secret_arn"])["SecretString"]
+    results = live.verify(monkeypatch)
+    assert value not in results.to_csv()
+
+
+# (apply, restore) pairs: each an out-of-band change through boto3 and its undo.
+def _subnet_acl(live: Live, subnet: str) -> tuple[str, str]:
+    acls = live.ec2().describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])
+    for acl in acls["NetworkAcls"]:
+        for a in acl["Associations"]:
+            if a["SubnetId"] == subnet:
+                return a["NetworkAclAssociationId"], acl["NetworkAclId"]
+    raise LookupError(subnet)
+
+
+def _default_acl(live: Live) -> str:
+    return live.ec2().describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [live.outputs["vpc_id"]]},
+                                                     {"Name": "default", "Values": ["true"]}])["NetworkAcls"][0]["NetworkAclId"]
+
+
+def _private_table(live: Live, index: int) -> str:
+    subnet = live.outputs["private_subnet_ids"][index]
+    tables = live.ec2().describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])
+    return tables["RouteTables"][0]["RouteTableId"]
+
+
+def _app_sg(live: Live) -> str:
+    return live.ec2().describe_security_groups(Filters=[
+        {"Name": "group-name", "Values": [naming.name(live.config, "app-sg")]}])["SecurityGroups"][0]["GroupId"]
+
+
+def _default_sg(live: Live) -> str:
+    return live.ec2().describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [live.outputs["vpc_id"]]},
+        {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
+
+
+WORLD_SSH = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+
+
+@dataclass
+class Drift:
+    check: str
+    apply: Callable[[Live], Any]
+    restore: Callable[[Live], Any]
+    found: str
+
+
+def _suspend(live: Live) -> Any:
+    return live.aws.client("s3").put_bucket_versioning(Bucket=live.outputs["bucket_name"],
+                                                       VersioningConfiguration={"Status": "Suspended"})
+
+
+def _reassociate(live: Live, acl: str) -> Any:
+    assoc, _ = _subnet_acl(live, live.outputs["private_subnet_ids"][0])
+    return live.ec2().replace_network_acl_association(AssociationId=assoc, NetworkAclId=acl)
+
+
+DRIFTS: dict[str, Drift] = {
+    "versioning suspended": Drift(
+        "storage.versioning", _suspend,
+        lambda l: l.aws.client("s3").put_bucket_versioning(Bucket=l.outputs["bucket_name"],
+                                                           VersioningConfiguration={"Status": "Enabled"}),
+        "Suspended"),
+    "bucket encryption removed": Drift(
+        "storage.encryption",
+        lambda l: l.aws.client("s3").delete_bucket_encryption(Bucket=l.outputs["bucket_name"]),
+        lambda l: l.aws.client("s3").put_bucket_encryption(
+            Bucket=l.outputs["bucket_name"], ServerSideEncryptionConfiguration={"Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                        "KMSMasterKeyID": l.outputs["kms_key_arn"]},
+                 "BucketKeyEnabled": True}]}),
+        "none"),  # moto keeps no default after the delete; AWS would report AES256
+    "subnet back on the default NACL": Drift(
+        "network.nacl-association",
+        lambda l: _reassociate(l, _default_acl(l)),
+        lambda l: _reassociate(l, next(a["NetworkAclId"] for a in l.ec2().describe_network_acls(Filters=[
+            {"Name": "tag:Name", "Values": [naming.name(l.config, "nacl-private")]}])["NetworkAcls"])),
+        "default NACL"),
+    "private route to another AZ's NAT": Drift(
+        "network.private-routes",
+        lambda l: l.ec2().replace_route(RouteTableId=_private_table(l, 0), DestinationCidrBlock="0.0.0.0/0",
+                                        NatGatewayId=l.outputs["nat_gateway_ids"][1]),
+        lambda l: l.ec2().replace_route(RouteTableId=_private_table(l, 0), DestinationCidrBlock="0.0.0.0/0",
+                                        NatGatewayId=l.outputs["nat_gateway_ids"][0]),
+        "us-east-1b"),
+    "port 22 open to the world": Drift(
+        "network.no-world-admin-ports",
+        lambda l: l.ec2().authorize_security_group_ingress(GroupId=_app_sg(l), IpPermissions=WORLD_SSH),
+        lambda l: l.ec2().revoke_security_group_ingress(GroupId=_app_sg(l), IpPermissions=WORLD_SSH),
+        "[22]"),
+    "default security group opened": Drift(
+        "network.default-sg-closed",
+        lambda l: l.ec2().authorize_security_group_ingress(GroupId=_default_sg(l), IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}]),
+        lambda l: l.ec2().revoke_security_group_ingress(GroupId=_default_sg(l), IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}]),
+        "1 rule"),
+    "EventBridge notifications disabled": Drift(
+        "dataflow.s3-to-cloudwatch",
+        lambda l: l.aws.client("s3").put_bucket_notification_configuration(
+            Bucket=l.outputs["bucket_name"], NotificationConfiguration={}),
+        lambda l: l.aws.client("s3").put_bucket_notification_configuration(
+            Bucket=l.outputs["bucket_name"], NotificationConfiguration={"EventBridgeConfiguration": {}}),
+        "bucket notifications off"),
+    "required tag removed": Drift(
+        "tags.required",
+        lambda l: l.ec2().delete_tags(Resources=[l.outputs["vpc_id"]], Tags=[{"Key": "Stack"}]),
+        lambda l: l.ec2().create_tags(Resources=[l.outputs["vpc_id"]], Tags=[{"Key": "Stack", "Value": "drift"}]),
+        "Stack=None"),
+    "IMDSv1 allowed by a new default version": Drift(
+        "compute.launch-template",
+        lambda l: l.ec2().modify_launch_template(LaunchTemplateId=l.outputs["launch_template_id"], DefaultVersion=str(
+            l.ec2().create_launch_template_version(
+                LaunchTemplateId=l.outputs["launch_template_id"], SourceVersion="1",
+                LaunchTemplateData={"MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 1}},
+            )["LaunchTemplateVersion"]["VersionNumber"])),
+        lambda l: l.ec2().modify_launch_template(LaunchTemplateId=l.outputs["launch_template_id"], DefaultVersion="1"),
+        "HttpTokens=optional"),
+    "ASG on EC2 health checks": Drift(
+        "compute.asg",
+        lambda l: l.aws.client("autoscaling").update_auto_scaling_group(
+            AutoScalingGroupName=l.outputs["asg_name"], HealthCheckType="EC2"),
+        lambda l: l.aws.client("autoscaling").update_auto_scaling_group(
+            AutoScalingGroupName=l.outputs["asg_name"], HealthCheckType="ELB"),
+        "EC2"),
+    # Last: the flow log cannot be put back under the stack's state (it would be a new resource).
+    "flow log deleted": Drift(
+        "flowlogs.active",
+        lambda l: l.ec2().delete_flow_logs(FlowLogIds=[l.outputs["flow_log_id"]]),
+        lambda l: None,
+        "no flow log"),
+}
+
+
+@pytest.mark.parametrize("name", list(DRIFTS))
+def test_drift_fails_exactly_the_matching_check(name: str, live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
+    drift = DRIFTS[name]
+    drift.apply(live)
+    try:
+        results = live.verify(monkeypatch)
+    finally:
+        drift.restore(live)
+    failed = failing(results)
+    assert set(failed["check"]) == {drift.check}, failed[["check", "resource", "found"]].to_string()
+    row = failed.iloc[0]
+    assert drift.found in row["found"], row.to_dict()
+    assert row["resource"] and row["expected"] and row["fix"]
+    assert len(verify.mandatory_failures(results)) >= 1
