@@ -69,6 +69,9 @@ class StackConfig:
     certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
     engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")
     aws_endpoint_url: str = _param("", "AWS endpoint of an emulator (sandbox: a running `hainfra sandbox serve`).")
+    pulumi_config_passphrase: str = field(
+        default="", repr=False, metadata={"doc": "Secret. Passphrase of the pulumi engine's secrets provider "
+                                                 "(default: $PULUMI_CONFIG_PASSPHRASE); never archived.", "secret": True})
 
     # --- derived values, computed once -------------------------------------------------
     @property
@@ -127,7 +130,7 @@ class StackConfig:
             try:
                 values[key] = _coerce(key, value)
             except ValueError as exc:
-                problems.append((key, value, f"{exc} (from {source})"))
+                problems.append((key, MASK if key in SECRET_FIELDS else value, f"{exc} (from {source})"))
         if problems:
             raise ConfigError(problems)
         config = cls(**values)
@@ -144,6 +147,10 @@ class StackConfig:
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(StackConfig)}
+
+
+SECRET_FIELDS = frozenset(f.name for f in dataclasses.fields(StackConfig) if f.metadata.get("secret"))
+MASK = "********"
 
 
 def describe() -> list[dict[str, str]]:

@@ -1,0 +1,1 @@
+"""Runbook: papermill execution of the four notebooks, the audit archive, redaction."""

@@ -1,0 +1,237 @@
+"""Execute the runbook notebooks with papermill and archive every run.
+
+``STAGES`` maps a stage to its notebook. Parameters are checked strictly before any
+cell runs (papermill by itself only warns): a name that is neither a notebook parameter
+nor a StackConfig field, or a value of the wrong type, is a ConfigError (exit 2).
+"""
+
+from __future__ import annotations
+
+import ast
+import getpass
+import logging
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import hainfra
+from hainfra.config import FIELDS, StackConfig
+from hainfra.errors import ConfigError
+from hainfra.runbook import archive
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+STAGES: dict[str, str] = {
+    "configure": "01-configure.ipynb",
+    "deploy": "02-deploy.ipynb",
+    "verify": "03-verify.ipynb",
+    "teardown": "04-teardown.ipynb",
+}
+COMMON_PARAMETERS = ("stack", "params", "config_file")
+
+
+def notebook_parameters(stage: str) -> dict[str, dict[str, Any]]:
+    """The parameters a stage's notebook declares: name -> {type, default} (papermill inspection)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(NOTEBOOKS / STAGES[stage]))
+
+
+def _coerce_stage_param(name: str, value: Any, declared: dict[str, Any]) -> Any:
+    kind = declared.get("inferred_type_name", "None")
+    if kind == "None":  # no annotation: the default's type decides
+        try:
+            kind = type(ast.literal_eval(declared.get("default", "None"))).__name__
+        except (ValueError, SyntaxError):
+            kind = "None"
+    python = {"str": str, "float": (int, float), "int": int, "bool": bool, "dict": dict}.get(kind)
+    if python is None:
+        return value
+    if isinstance(value, str) and kind != "str":
+        value = yaml.safe_load(value)
+    if not isinstance(value, python) or (kind != "bool" and isinstance(value, bool)):
+        raise ConfigError.one(name, value, f"must be {kind}")
+    return float(value) if kind == "float" else value
+
+
+def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[dict[str, Any], StackConfig]:
+    """(papermill parameters, validated config) for ``params``; refuses unknown names and wrong types."""
+    declared = notebook_parameters(stage)
+    stage_params: dict[str, Any] = {}
+    config_params: dict[str, Any] = {}
+    problems = []
+    for name, value in params.items():
+        if name in FIELDS:
+            config_params[name] = value
+        elif name in declared and name not in COMMON_PARAMETERS:
+            try:
+                stage_params[name] = _coerce_stage_param(name, value, declared[name])
+            except ConfigError as exc:
+                problems += exc.problems
+        else:
+            known = sorted(set(declared) - set(COMMON_PARAMETERS) | set(FIELDS))
+            problems.append((name, value, f"unknown parameter for stage {stage}; known: {', '.join(known)}"))
+    if problems:
+        raise ConfigError(problems)
+    config = StackConfig.load({**config_params, "stack": stack})
+    typed = {k: getattr(config, k) for k in config_params}  # CLI strings become typed values
+    return {"stack": stack, "params": typed, **stage_params}, config
+
+
+def _git() -> dict[str, Any]:
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+
+    try:
+        return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def _utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def stack_secrets(config: StackConfig) -> list[str]:
+    """Secret values the stack holds (Secrets Manager value, SecureString values), for redaction."""
+    from hainfra.engines import get_engine
+
+    try:
+        engine = get_engine(None, config)
+        outputs = engine.outputs()
+        if not outputs:
+            return []
+        from hainfra.engines.sandbox.handlers import Ctx
+
+        kwargs = engine.aws_client_kwargs()
+        aws = Ctx(kwargs.get("endpoint_url"), kwargs["region_name"])
+        values = [aws.client("secretsmanager").get_secret_value(SecretId=outputs["secret_arn"])["SecretString"]]
+        params = aws.client("ssm").get_parameters_by_path(Path=outputs["ssm_path"], Recursive=True, WithDecryption=True)
+        values += [p["Value"] for p in params["Parameters"] if p["Type"] == "SecureString"]
+        return values
+    except Exception as exc:  # noqa: BLE001 - redaction still covers parameters; say so
+        log.warning("could not read the stack's secret values for redaction: %s", exc)
+        return []
+
+
+def _render_html(notebook_json: str) -> bytes:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.reads(notebook_json, as_version=4))
+    return body.encode()
+
+
+def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
+              archive_root: str | Path = "archive", run_group: str | None = None, cell_timeout: float | None = None,
+              extra_secrets: list[str] | None = None) -> dict[str, Any]:
+    """Execute one stage's notebook and archive it (also on failure). Returns the run record."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    if stage not in STAGES:
+        raise ConfigError.one("stage", stage, f"use one of {', '.join(STAGES)}")
+    merged = {**(yaml.safe_load(Path(params_file).read_text()) or {} if params_file else {}), **(params or {})}
+    parameters, config = split_parameters(stage, stack, merged)
+    input_path = NOTEBOOKS / STAGES[stage]
+    run_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{stage}-{uuid.uuid4().hex[:8]}"
+    record: dict[str, Any] = {
+        "run_id": run_id, "run_group": run_group or run_id, "stage": stage, "stack": stack, "engine": config.engine,
+        "actor": os.environ.get("HAINFRA_ACTOR") or getpass.getuser(), "host": socket.gethostname(),
+        "started": _utc(), "parameters": archive.redact_params(parameters),
+        "policy_override": parameters.get("policy_override", ""),
+        "input_notebook": str(input_path.relative_to(REPO)), "input_notebook_sha256": archive.sha256_file(input_path),
+        "git": _git(), "hainfra_version": hainfra.__version__,
+    }
+    failing_cell = None
+    outcome = "success"
+    with tempfile.TemporaryDirectory() as tmp:
+        output_path = Path(tmp) / STAGES[stage]
+        try:
+            papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
+                                       log_output=False, cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None)
+        except PapermillExecutionError as exc:
+            outcome = "failed"
+            failing_cell = {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
+                            "evalue": exc.evalue}
+        except Exception as exc:  # noqa: BLE001 - a timeout or kernel death is still archived
+            outcome = "timeout" if "timeout" in type(exc).__name__.lower() or "Timeout" in str(exc) else "failed"
+            failing_cell = {"ename": type(exc).__name__, "evalue": str(exc)}
+        notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
+    secrets = list(archive.secret_parameters(merged).values()) + stack_secrets(config) + list(extra_secrets or [])
+    notebook, redactions = archive.redact(notebook, secrets)
+    html, html_redactions = archive.redact(_render_html(notebook).decode(), secrets)
+    if failing_cell:
+        failing_cell["evalue"] = archive.redact(str(failing_cell.get("evalue", "")), secrets)[0]
+    record.update(ended=_utc(), outcome=outcome, failing_cell=failing_cell, redactions=redactions + html_redactions)
+    name = Path(STAGES[stage]).stem
+    return archive.archive_run(Path(archive_root), record, {f"{name}.ipynb": notebook.encode(),
+                                                           f"{name}.html": html.encode()})
+
+
+def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
+                keep: bool = False, archive_root: str | Path = "archive", timeout: float = 1800.0) -> list[dict[str, Any]]:
+    """configure → deploy → verify → teardown, stopping at the first failure (``keep``: no teardown).
+
+    On the sandbox one private emulator serves the whole runbook unless ``aws_endpoint_url`` is given.
+    """
+    from hainfra.engines.sandbox.emulator import Emulator
+
+    merged = {**(yaml.safe_load(Path(params_file).read_text()) or {} if params_file else {}), **(params or {})}
+    stage_names = {name for stage in STAGES for name in notebook_parameters(stage)} - set(COMMON_PARAMETERS)
+    unknown = [(k, v, f"unknown parameter; known: {', '.join(sorted(stage_names | set(FIELDS)))}")
+               for k, v in merged.items() if k not in FIELDS and k not in stage_names]
+    if unknown:
+        raise ConfigError(unknown)
+    for stage in STAGES:  # every stage's parameters are valid before the first cell runs (exit 2)
+        split_parameters(stage, stack, {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)})
+    engine = merged.get("engine", "sandbox")
+    private = engine == "sandbox" and not merged.get("aws_endpoint_url")
+    deadline = time.monotonic() + timeout
+    group = f"runbook-{uuid.uuid4().hex[:8]}"
+    records: list[dict[str, Any]] = []
+    with Emulator() if private else nullcontext() as emu:
+        if emu is not None:
+            merged["aws_endpoint_url"] = emu.url
+        for stage in STAGES:
+            if stage == "teardown" and keep:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.error("runbook timeout (%ss) reached before %s", timeout, stage)
+                records.append({"stage": stage, "outcome": "timeout", "run_id": "-"})
+                break
+            stage_params = {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)}
+            record = run_stage(stage, stack=stack, params=stage_params, archive_root=archive_root, run_group=group,
+                               cell_timeout=remaining)
+            records.append(record)
+            if record["outcome"] != "success":
+                break
+    return records
+
+
+def describe(record: dict[str, Any]) -> str:
+    cell = record.get("failing_cell") or {}
+    failure = f" — cell {cell.get('execution_count')}: {cell.get('ename')}: {cell.get('evalue')}" if cell else ""
+    return f"{record['stage']:9} {record['outcome']:8} {record['run_id']}{failure}"
+
+
+def summary(records: list[dict[str, Any]], archive_root: str | Path) -> str:
+    lines = ["Runbook:"] + [f"  {describe(r)}" for r in records]
+    ok = records and all(r["outcome"] == "success" for r in records)
+    lines.append(f"Outcome: {'success' if ok else 'FAILED'}")
+    if records and records[0].get("stack"):
+        lines.append(f"Archive: {Path(archive_root).resolve()}/{records[0]['stack']}/ "
+                     f"(index {Path(archive_root).resolve() / 'index.jsonl'})")
+    return "\n".join(lines)

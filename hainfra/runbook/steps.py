@@ -1,0 +1,156 @@
+"""What the runbook notebooks call: one short function per cell, all logic lives in hainfra."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from hainfra.config import MASK, SECRET_FIELDS, StackConfig, describe
+from hainfra.engines import OperationResult, ProgressEvent, get_engine
+from hainfra.errors import ConfigError, VerifyFailed
+
+log = logging.getLogger(__name__)
+
+
+def load_config(stack: str, params: dict[str, Any] | None = None, config_file: str = "") -> StackConfig:
+    """Strictly validated config for a notebook run (unknown names and wrong types are errors)."""
+    if not isinstance(params, dict):
+        raise ConfigError.one("params", params, "pass a mapping of parameter names to values")
+    return StackConfig.load({**params, "stack": stack}, file=config_file or None)
+
+
+def config_table(config: StackConfig) -> pd.DataFrame:
+    rows = describe()
+    values = config.as_dict()
+    return pd.DataFrame([{"parameter": r["parameter"],
+                          "value": MASK if r["parameter"] in SECRET_FIELDS and values[r["parameter"]] else values[r["parameter"]],
+                          "description": r["description"]} for r in rows])
+
+
+def subnet_plan(config: StackConfig) -> pd.DataFrame:
+    from hainfra.cidr import plan_subnets
+
+    return pd.DataFrame([{"tier": s.tier, "az": f"AZ {s.az_index + 1}", "cidr": s.cidr}
+                         for s in plan_subnets(config.vpc_cidr, config.az_count)])
+
+
+def resource_plan(config: StackConfig) -> pd.DataFrame:
+    from hainfra.plan import plan
+
+    df = plan(config)
+    return df[["type", "name", "parent", "az"]]
+
+
+def policy_findings(config: StackConfig) -> pd.DataFrame:
+    from hainfra.policy import check_stack
+
+    return check_stack(config)[["rule", "severity", "mandatory", "status", "resource", "message", "reason"]]
+
+
+def topology(config: StackConfig) -> Any:
+    """A picture of the stack: AZ columns, public and private subnets, NATs, ALB, ASG."""
+    import matplotlib
+
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    from hainfra.cidr import plan_subnets
+
+    plan = plan_subnets(config.vpc_cidr, config.az_count)
+    n = config.az_count
+    fig, ax = plt.subplots(figsize=(2.6 * n + 1, 5.2))
+    ax.set_xlim(0, n * 2.6 + 0.4)
+    ax.set_ylim(0, 6)
+    ax.axis("off")
+
+    def box(x: float, y: float, w: float, h: float, text: str, colour: str, top: bool = False) -> None:
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", fc=colour, ec="#333"))
+        ax.text(x + w / 2, y + h - 0.2 if top else y + h / 2, text, ha="center", va="center", fontsize=8)
+
+    box(0.1, 0.1, n * 2.6 + 0.2, 5.4, "", "#f7f7f7")
+    ax.text(0.3, 5.3, f"VPC {config.vpc_cidr}  ({config.region}, stack {config.stack})", fontsize=9, weight="bold")
+    box(0.3, 4.45, n * 2.6 - 0.2, 0.5, "Application Load Balancer (public subnets, all AZs)", "#cfe2ff")
+    for s in plan:
+        x = 0.3 + s.az_index * 2.6
+        if s.tier == "public":
+            box(x, 3.05, 2.3, 1.1, f"public {s.cidr}", "#d1e7dd", top=True)
+            if s.az_index < config.nat_count:
+                box(x + 0.5, 3.15, 1.3, 0.35, "NAT gateway", "#ffe69c")
+        else:
+            box(x, 1.0, 2.3, 1.6, f"private {s.cidr}", "#f8d7da", top=True)
+        ax.text(x + 1.15, 0.35, f"AZ {s.az_index + 1}", ha="center", fontsize=9)
+    box(0.3, 1.3, n * 2.6 - 0.2, 0.45,
+        f"Auto Scaling group {config.asg_min}-{config.asg_desired}-{config.asg_max} x {config.instance_type}", "#e2d9f3")
+    for i in range(n):
+        x = 0.3 + i * 2.6 + 1.15
+        nat_x = 0.3 + min(i, config.nat_count - 1) * 2.6 + 1.15
+        ax.annotate("", xy=(nat_x, 3.15), xytext=(x, 2.6), arrowprops={"arrowstyle": "->", "color": "#996"})
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _notebook_progress(event: ProgressEvent) -> None:
+    if event.status in ("done", "failed"):
+        from hainfra.plan import short_type
+
+        mark = "!!" if event.status == "failed" else "ok"
+        print(f"{mark} {event.action:8} {short_type(event.type):38} {event.name} {event.message}", flush=True)
+
+
+def engine_for(config: StackConfig) -> Any:
+    return get_engine(None, config, progress=_notebook_progress)
+
+
+def preview(config: StackConfig) -> pd.DataFrame:
+    result = engine_for(config).preview()
+    print(result.describe())
+    return result.changes[result.changes["action"] != "same"][["action", "type", "name", "changed"]]
+
+
+def deploy(config: StackConfig, policy_override: str = "") -> OperationResult:
+    result = engine_for(config).up(policy_override=policy_override or None)
+    print(result.describe())
+    return result
+
+
+def outputs_table(result: OperationResult) -> pd.DataFrame:
+    from hainfra.stack import OUTPUTS
+
+    return pd.DataFrame([{"output": k, "value": v, "description": OUTPUTS.get(k, "")} for k, v in result.outputs.items()])
+
+
+def run_verify(config: StackConfig, wait_seconds: float = 30.0) -> pd.DataFrame:
+    from hainfra import verify
+
+    results = verify.run(config, wait_seconds=wait_seconds)
+    print(verify.summary(results))
+    return results
+
+
+def fail_on_mandatory(results: pd.DataFrame) -> None:
+    """Fail the notebook (and so the papermill run) when a mandatory check failed."""
+    from hainfra import verify
+
+    failed = verify.mandatory_failures(results)
+    if len(failed):
+        lines = "\n".join(f"  {r.check} {r.resource}: expected {r.expected}, found {r.found}" for r in failed.itertuples())
+        raise VerifyFailed(f"{len(failed)} mandatory check(s) failed:\n{lines}")
+
+
+def teardown(config: StackConfig, confirm: str = "") -> pd.DataFrame:
+    """Destroy the stack; outside the sandbox only when ``confirm`` equals the stack name."""
+    if config.engine != "sandbox" and confirm != config.stack:
+        raise ConfigError.one("confirm", confirm, f"teardown of a real stack needs confirm={config.stack!r}")
+    result = engine_for(config).destroy()
+    print(result.describe())
+    return result.sweep if result.sweep is not None else result.changes
+
+
+def styled(results: pd.DataFrame) -> Any:
+    """The verify table, colour-coded by status."""
+    from hainfra import verify
+
+    return verify.styled(results)

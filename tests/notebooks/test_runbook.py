@@ -1,0 +1,141 @@
+"""The runbook: papermill runs of the four notebooks, the audit archive, redaction, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from hainfra import audit, cli
+from hainfra.config import StackConfig
+from hainfra.engines import get_engine
+from hainfra.engines.sandbox.emulator import Emulator
+from hainfra.engines.sandbox.handlers import Ctx
+from hainfra.errors import AuditError, ConfigError
+from hainfra.runbook import runner
+
+pytestmark = pytest.mark.slow
+CANARY = "CANARY-s3cr3t-7f3a9c1e"
+
+
+def test_whole_runbook_on_the_sandbox(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    records = runner.run_runbook(stack="rb", params={"pulumi_config_passphrase": CANARY, "asg_min": 2,
+                                                     "asg_desired": 2}, archive_root=archive)
+    assert [(r["stage"], r["outcome"]) for r in records] == [
+        ("configure", "success"), ("deploy", "success"), ("verify", "success"), ("teardown", "success")]
+    assert "4 runs, 8 files, hash chain intact" in audit.verify(archive)
+
+    record = audit.show(records[1]["run_id"], archive)
+    for key in ("run_id", "actor", "host", "started", "ended", "stage", "stack", "engine", "parameters",
+                "input_notebook_sha256", "git", "hainfra_version", "outcome", "failing_cell", "files", "redactions"):
+        assert key in record, key
+    assert record["parameters"]["params"]["pulumi_config_passphrase"] == "[REDACTED]"
+    assert set(record["files"]) == {"02-deploy.ipynb", "02-deploy.html"}
+
+    # The canary and the stack's generated secret appear nowhere in the archive.
+    everything = b"".join(p.read_bytes() for p in archive.rglob("*") if p.is_file())
+    assert CANARY.encode() not in everything
+    assert sum(audit.show(r["run_id"], archive)["redactions"] for r in records) >= 1
+
+    runs = audit.runs(archive)
+    assert list(runs["stage"]) == ["configure", "deploy", "verify", "teardown"]
+    assert list(runs["seq"]) == [1, 2, 3, 4]
+    folder = archive / "rb" / record["started"][:10] / record["run_id"]
+    assert (folder / "02-deploy.html").read_text().count("<html") == 1
+
+
+def test_failing_stage_exits_1_and_is_archived_with_its_cell(emulator: Emulator, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    archive = tmp_path / "archive"
+    params = {"aws_endpoint_url": emulator.url, "project": "failing", "asg_min": 2, "asg_desired": 2}
+    config = StackConfig.load({**params, "stack": "fail"})
+    deploy = runner.run_stage("deploy", stack="fail", params=params, archive_root=archive)
+    assert deploy["outcome"] == "success"
+    outputs = get_engine("sandbox", config).outputs()
+    Ctx(emulator.url, config.region).client("s3").put_bucket_versioning(
+        Bucket=outputs["bucket_name"], VersioningConfiguration={"Status": "Suspended"})
+    try:
+        argv = ["run", "verify", "--stack", "fail", "--archive", str(archive), "-p", "wait_seconds", "2"]
+        for key, value in params.items():
+            argv += ["-p", key, str(value)]
+        assert cli.main(argv) == 1
+    finally:
+        get_engine("sandbox", config).destroy()
+    assert "verify    failed" in capsys.readouterr().out
+    last = audit.runs(archive).iloc[-1]
+    record = audit.show(last["run_id"], archive)
+    assert record["outcome"] == "failed"
+    assert record["failing_cell"]["ename"] == "VerifyFailed"
+    assert "storage.versioning" in record["failing_cell"]["evalue"]
+    notebook = (archive / "fail" / record["started"][:10] / record["run_id"] / "03-verify.ipynb").read_text()
+    assert "An Exception was encountered" in notebook and "VerifyFailed" in notebook
+
+
+def _one_run(tmp_path: Path) -> tuple[Path, dict]:
+    archive = tmp_path / "archive"
+    record = runner.run_stage("configure", stack="tamper", params={"az_count": 2}, archive_root=archive)
+    runner.run_stage("configure", stack="tamper", params={"az_count": 3}, archive_root=archive)
+    return archive, record
+
+
+def _flip_byte(path: Path, offset: int = 100) -> None:
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("target", ["01-configure.ipynb", "01-configure.html", "run.json"])
+def test_editing_any_archived_byte_is_detected(tmp_path: Path, target: str) -> None:
+    archive, record = _one_run(tmp_path)
+    path = archive / "tamper" / record["started"][:10] / record["run_id"] / target
+    _flip_byte(path)
+    with pytest.raises(AuditError, match=target.replace(".", r"\.")):
+        audit.verify(archive)
+    assert cli.main(["audit", "verify", "--archive", str(archive)]) == 1
+
+
+def test_edited_or_removed_index_entry_is_detected(tmp_path: Path) -> None:
+    archive, _ = _one_run(tmp_path)
+    index = archive / "index.jsonl"
+    lines = index.read_text().splitlines()
+    entry = json.loads(lines[0])
+    entry["outcome"] = "failed"
+    index.write_text("\n".join([json.dumps(entry, sort_keys=True), lines[1]]) + "\n")
+    with pytest.raises(AuditError, match="entry 1.*edited"):
+        audit.verify(archive)
+    index.write_text(lines[1] + "\n")
+    with pytest.raises(AuditError, match="entry 1.*chain broken"):
+        audit.verify(archive)
+
+
+def test_archived_files_are_never_overwritten(tmp_path: Path) -> None:
+    archive, record = _one_run(tmp_path)
+    folder = archive / "tamper" / record["started"][:10] / record["run_id"]
+    from hainfra.runbook.archive import write_new
+
+    with pytest.raises(FileExistsError):
+        write_new(folder / "run.json", b"{}")
+
+
+def test_bad_parameters_exit_2_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    archive = tmp_path / "archive"
+    assert cli.main(["run", "configure", "--stack", "x", "--archive", str(archive), "-p", "az_cuont", "3"]) == 2
+    assert "az_cuont" in capsys.readouterr().err
+    assert cli.main(["run", "verify", "--stack", "x", "--archive", str(archive), "-p", "wait_seconds", "soon"]) == 2
+    assert "wait_seconds" in capsys.readouterr().err
+    assert cli.main(["runbook", "--stack", "x", "--archive", str(archive), "-p", "az_count", "9"]) == 2
+    assert "az_count" in capsys.readouterr().err
+    assert not archive.exists(), "nothing executed, nothing archived"
+    with pytest.raises(ConfigError, match="confirm"):
+        runner.run_runbook(stack="x", params={"confirm_": "x"}, archive_root=archive)
+
+
+def test_teardown_of_a_real_stack_needs_confirmation(tmp_path: Path) -> None:
+    record = runner.run_stage("teardown", stack="prod-like", params={"engine": "pulumi"}, archive_root=tmp_path / "a")
+    assert record["outcome"] == "failed"
+    assert record["failing_cell"]["ename"] == "ConfigError" and "confirm" in record["failing_cell"]["evalue"]
