@@ -51,7 +51,6 @@ def policy_findings(config: StackConfig) -> pd.DataFrame:
 
 def topology(config: StackConfig) -> Any:
     """A picture of the stack: AZ columns, public and private subnets, NATs, ALB, ASG."""
-    import matplotlib
 
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyBboxPatch

@@ -53,8 +53,9 @@ def test_failing_stage_exits_1_and_is_archived_with_its_cell(emulator: Emulator,
     archive = tmp_path / "archive"
     params = {"aws_endpoint_url": emulator.url, "project": "failing", "asg_min": 2, "asg_desired": 2}
     config = StackConfig.load({**params, "stack": "fail"})
-    deploy = runner.run_stage("deploy", stack="fail", params=params, archive_root=archive)
-    assert deploy["outcome"] == "success"
+    deploy = runner.run_stage("deploy", stack="fail", params={**params, "policy_override": "change CHG-1"},
+                              archive_root=archive)
+    assert deploy["outcome"] == "success" and deploy["policy_override"] == "change CHG-1"
     outputs = get_engine("sandbox", config).outputs()
     Ctx(emulator.url, config.region).client("s3").put_bucket_versioning(
         Bucket=outputs["bucket_name"], VersioningConfiguration={"Status": "Suspended"})

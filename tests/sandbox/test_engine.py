@@ -192,3 +192,20 @@ def test_two_operations_in_one_jupyter_kernel(make_config: Callable[..., StackCo
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     NotebookClient(nb, timeout=300, kernel_name="python3").execute()
     assert left(config) == 0
+
+
+def test_policy_gate_blocks_a_violating_deploy_before_anything_is_created(
+        make_config: Callable[..., StackConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    from hainfra.components import network
+    from hainfra.errors import PolicyViolation
+
+    config = make_config()
+    monkeypatch.setattr(network, "ADMIN_PORTS", ())  # the NACLs lose their SSH/RDP deny rules
+    with pytest.raises(PolicyViolation, match="no-world-admin-ports") as info:
+        get_engine("sandbox", config).up()
+    assert "nothing was created" in str(info.value) and "--skip-policy" in str(info.value)
+    assert left(config) == 0 and State.for_stack(config.stack).empty
+
+    result = get_engine("sandbox", config).up(policy_override="accepted for this test")
+    assert result.policy_override == "accepted for this test" and left(config) > 0
+    get_engine("sandbox", config).destroy()

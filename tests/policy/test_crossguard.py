@@ -1,0 +1,61 @@
+"""The CrossGuard pack runs the same rules over CrossGuard's view of a stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hainfra.policy.crossguard import policies
+from hainfra.policy.rules import RULES
+
+
+@dataclass
+class FakePolicyResource:
+    """The fields of pulumi_policy.PolicyResource the pack reads."""
+
+    resource_type: str
+    name: str
+    urn: str
+    props: dict[str, Any]
+    property_dependencies: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass
+class Args:
+    resources: list[FakePolicyResource]
+
+
+def resource(kind: str, name: str, props: dict[str, Any], **deps: Any) -> FakePolicyResource:
+    return FakePolicyResource(kind, name, f"urn:pulumi:s::p::{kind}::{name}", props,
+                              {k: v if isinstance(v, list) else [v] for k, v in deps.items()})
+
+
+def run(resources: list[FakePolicyResource]) -> dict[str, list[tuple[str, str | None]]]:
+    reported: dict[str, list[tuple[str, str | None]]] = {}
+    for policy in policies():
+        policy.validate(Args(resources), lambda msg, urn, name=policy.name: reported.setdefault(name, []).append((msg, urn)))
+    return reported
+
+
+def test_one_policy_per_rule_with_enforcement() -> None:
+    pack = policies()
+    assert {p.name for p in pack} == {f"hainfra-{r}" for r in RULES}
+
+
+def test_vpc_without_flow_log_reported_with_its_urn_and_fixed_twin_passes() -> None:
+    vpc = resource("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16"})
+    reported = run([vpc])
+    assert reported["hainfra-vpc-flow-logs"] == [(reported["hainfra-vpc-flow-logs"][0][0], vpc.urn)]
+    flow = resource("aws:ec2/flowLog:FlowLog", "flow", {"vpcId": "vpc-123", "trafficType": "ALL"}, vpcId=vpc)
+    assert "hainfra-vpc-flow-logs" not in run([vpc, flow])
+
+
+def test_references_resolved_through_property_dependencies() -> None:
+    subnets = [resource("aws:ec2/subnet:Subnet", f"sn{i}", {"availabilityZone": f"us-east-1{c}"})
+               for i, c in enumerate("ab")]
+    asg = resource("aws:autoscaling/group:Group", "asg", {"vpcZoneIdentifiers": ["subnet-1", "subnet-2"],
+                                                          "healthCheckType": "ELB"}, vpcZoneIdentifiers=subnets)
+    assert "hainfra-asg-multi-az" not in run([*subnets, asg])
+    one = resource("aws:autoscaling/group:Group", "asg", {"vpcZoneIdentifiers": ["subnet-1"]},
+                   vpcZoneIdentifiers=subnets[:1])
+    assert "hainfra-asg-multi-az" in run([*subnets, one])
