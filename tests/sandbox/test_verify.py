@@ -125,76 +125,76 @@ def _reassociate(live: Live, acl: str) -> Any:
 DRIFTS: dict[str, Drift] = {
     "versioning suspended": Drift(
         "storage.versioning", _suspend,
-        lambda l: l.aws.client("s3").put_bucket_versioning(Bucket=l.outputs["bucket_name"],
+        lambda s: s.aws.client("s3").put_bucket_versioning(Bucket=s.outputs["bucket_name"],
                                                            VersioningConfiguration={"Status": "Enabled"}),
         "Suspended"),
     "bucket encryption removed": Drift(
         "storage.encryption",
-        lambda l: l.aws.client("s3").delete_bucket_encryption(Bucket=l.outputs["bucket_name"]),
-        lambda l: l.aws.client("s3").put_bucket_encryption(
-            Bucket=l.outputs["bucket_name"], ServerSideEncryptionConfiguration={"Rules": [
+        lambda s: s.aws.client("s3").delete_bucket_encryption(Bucket=s.outputs["bucket_name"]),
+        lambda s: s.aws.client("s3").put_bucket_encryption(
+            Bucket=s.outputs["bucket_name"], ServerSideEncryptionConfiguration={"Rules": [
                 {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
-                                                        "KMSMasterKeyID": l.outputs["kms_key_arn"]},
+                                                        "KMSMasterKeyID": s.outputs["kms_key_arn"]},
                  "BucketKeyEnabled": True}]}),
         "none"),  # moto keeps no default after the delete; AWS would report AES256
     "subnet back on the default NACL": Drift(
         "network.nacl-association",
-        lambda l: _reassociate(l, _default_acl(l)),
-        lambda l: _reassociate(l, next(a["NetworkAclId"] for a in l.ec2().describe_network_acls(Filters=[
-            {"Name": "tag:Name", "Values": [naming.name(l.config, "nacl-private")]}])["NetworkAcls"])),
+        lambda s: _reassociate(s, _default_acl(s)),
+        lambda s: _reassociate(s, next(a["NetworkAclId"] for a in s.ec2().describe_network_acls(Filters=[
+            {"Name": "tag:Name", "Values": [naming.name(s.config, "nacl-private")]}])["NetworkAcls"])),
         "default NACL"),
     "private route to another AZ's NAT": Drift(
         "network.private-routes",
-        lambda l: l.ec2().replace_route(RouteTableId=_private_table(l, 0), DestinationCidrBlock="0.0.0.0/0",
-                                        NatGatewayId=l.outputs["nat_gateway_ids"][1]),
-        lambda l: l.ec2().replace_route(RouteTableId=_private_table(l, 0), DestinationCidrBlock="0.0.0.0/0",
-                                        NatGatewayId=l.outputs["nat_gateway_ids"][0]),
+        lambda s: s.ec2().replace_route(RouteTableId=_private_table(s, 0), DestinationCidrBlock="0.0.0.0/0",
+                                        NatGatewayId=s.outputs["nat_gateway_ids"][1]),
+        lambda s: s.ec2().replace_route(RouteTableId=_private_table(s, 0), DestinationCidrBlock="0.0.0.0/0",
+                                        NatGatewayId=s.outputs["nat_gateway_ids"][0]),
         "us-east-1b"),
     "port 22 open to the world": Drift(
         "network.no-world-admin-ports",
-        lambda l: l.ec2().authorize_security_group_ingress(GroupId=_app_sg(l), IpPermissions=WORLD_SSH),
-        lambda l: l.ec2().revoke_security_group_ingress(GroupId=_app_sg(l), IpPermissions=WORLD_SSH),
+        lambda s: s.ec2().authorize_security_group_ingress(GroupId=_app_sg(s), IpPermissions=WORLD_SSH),
+        lambda s: s.ec2().revoke_security_group_ingress(GroupId=_app_sg(s), IpPermissions=WORLD_SSH),
         "[22]"),
     "default security group opened": Drift(
         "network.default-sg-closed",
-        lambda l: l.ec2().authorize_security_group_ingress(GroupId=_default_sg(l), IpPermissions=[
+        lambda s: s.ec2().authorize_security_group_ingress(GroupId=_default_sg(s), IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}]),
-        lambda l: l.ec2().revoke_security_group_ingress(GroupId=_default_sg(l), IpPermissions=[
+        lambda s: s.ec2().revoke_security_group_ingress(GroupId=_default_sg(s), IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}]),
         "1 rule"),
     "EventBridge notifications disabled": Drift(
         "dataflow.s3-to-cloudwatch",
-        lambda l: l.aws.client("s3").put_bucket_notification_configuration(
-            Bucket=l.outputs["bucket_name"], NotificationConfiguration={}),
-        lambda l: l.aws.client("s3").put_bucket_notification_configuration(
-            Bucket=l.outputs["bucket_name"], NotificationConfiguration={"EventBridgeConfiguration": {}}),
+        lambda s: s.aws.client("s3").put_bucket_notification_configuration(
+            Bucket=s.outputs["bucket_name"], NotificationConfiguration={}),
+        lambda s: s.aws.client("s3").put_bucket_notification_configuration(
+            Bucket=s.outputs["bucket_name"], NotificationConfiguration={"EventBridgeConfiguration": {}}),
         "bucket notifications off"),
     "required tag removed": Drift(
         "tags.required",
-        lambda l: l.ec2().delete_tags(Resources=[l.outputs["vpc_id"]], Tags=[{"Key": "Stack"}]),
-        lambda l: l.ec2().create_tags(Resources=[l.outputs["vpc_id"]], Tags=[{"Key": "Stack", "Value": "drift"}]),
+        lambda s: s.ec2().delete_tags(Resources=[s.outputs["vpc_id"]], Tags=[{"Key": "Stack"}]),
+        lambda s: s.ec2().create_tags(Resources=[s.outputs["vpc_id"]], Tags=[{"Key": "Stack", "Value": "drift"}]),
         "Stack=None"),
     "IMDSv1 allowed by a new default version": Drift(
         "compute.launch-template",
-        lambda l: l.ec2().modify_launch_template(LaunchTemplateId=l.outputs["launch_template_id"], DefaultVersion=str(
-            l.ec2().create_launch_template_version(
-                LaunchTemplateId=l.outputs["launch_template_id"], SourceVersion="1",
+        lambda s: s.ec2().modify_launch_template(LaunchTemplateId=s.outputs["launch_template_id"], DefaultVersion=str(
+            s.ec2().create_launch_template_version(
+                LaunchTemplateId=s.outputs["launch_template_id"], SourceVersion="1",
                 LaunchTemplateData={"MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 1}},
             )["LaunchTemplateVersion"]["VersionNumber"])),
-        lambda l: l.ec2().modify_launch_template(LaunchTemplateId=l.outputs["launch_template_id"], DefaultVersion="1"),
+        lambda s: s.ec2().modify_launch_template(LaunchTemplateId=s.outputs["launch_template_id"], DefaultVersion="1"),
         "HttpTokens=optional"),
     "ASG on EC2 health checks": Drift(
         "compute.asg",
-        lambda l: l.aws.client("autoscaling").update_auto_scaling_group(
-            AutoScalingGroupName=l.outputs["asg_name"], HealthCheckType="EC2"),
-        lambda l: l.aws.client("autoscaling").update_auto_scaling_group(
-            AutoScalingGroupName=l.outputs["asg_name"], HealthCheckType="ELB"),
+        lambda s: s.aws.client("autoscaling").update_auto_scaling_group(
+            AutoScalingGroupName=s.outputs["asg_name"], HealthCheckType="EC2"),
+        lambda s: s.aws.client("autoscaling").update_auto_scaling_group(
+            AutoScalingGroupName=s.outputs["asg_name"], HealthCheckType="ELB"),
         "EC2"),
     # Last: the flow log cannot be put back under the stack's state (it would be a new resource).
     "flow log deleted": Drift(
         "flowlogs.active",
-        lambda l: l.ec2().delete_flow_logs(FlowLogIds=[l.outputs["flow_log_id"]]),
-        lambda l: None,
+        lambda s: s.ec2().delete_flow_logs(FlowLogIds=[s.outputs["flow_log_id"]]),
+        lambda s: None,
         "no flow log"),
 }
 
