@@ -39,7 +39,8 @@ def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
     if not outputs:
         raise EngineError(f"stack {config.stack!r} is not deployed (no outputs); run `hainfra up --stack "
                           f"{config.stack}` first")
-    ctx = VerifyContext(config, outputs, engine.aws_client_kwargs(), emulated=engine.name == "sandbox",
+    emulated = engine.name == "sandbox" or bool(config.aws_endpoint_url)
+    ctx = VerifyContext(config, outputs, engine.aws_client_kwargs(), emulated=emulated,
                         wait_seconds=wait_seconds)
     rows: list[dict[str, Any]] = []
     for name, fn in CHECKS.items():
