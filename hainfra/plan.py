@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import time
 from typing import Any
 
@@ -59,9 +61,15 @@ class OfflineRealiser:
 
 
 def evaluate_offline(config: StackConfig) -> tuple[Evaluation, OfflineRealiser]:
-    """Evaluate hainfra's own program offline."""
+    """Evaluate hainfra's own program offline (memoised: the gate, the type check and plan share it)."""
+    return _evaluate_offline(json.dumps(config.as_dict(), sort_keys=True))
+
+
+@functools.lru_cache(maxsize=8)
+def _evaluate_offline(config_json: str) -> tuple[Evaluation, OfflineRealiser]:
     from hainfra.stack import program
 
+    config = StackConfig(**json.loads(config_json))
     realiser = OfflineRealiser(config.region)
     return evaluate(lambda: program(config), realiser, project=config.project, stack=config.stack), realiser
 

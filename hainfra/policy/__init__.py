@@ -81,10 +81,10 @@ def check(program: Callable[[], Any], config: StackConfig | None = None, *, proj
 
 def check_stack(config: StackConfig) -> pd.DataFrame:
     """Findings for hainfra's own stack under ``config``."""
-    from hainfra.stack import program
+    from hainfra.plan import evaluate_offline
 
-    return check(lambda: program(config), config, project=config.project, stack=config.stack,
-                 suppressions=hainfra_suppressions(config))
+    evaluation, _ = evaluate_offline(config)  # shared with plan and the sandbox's type check
+    return evaluate_graph(graph_of(evaluation), config, hainfra_suppressions(config))
 
 
 def mandatory(findings: pd.DataFrame) -> pd.DataFrame:
