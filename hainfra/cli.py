@@ -105,10 +105,15 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    import signal
     import time
 
     from hainfra.engines.sandbox import emulator
 
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # runs the finally below: the emulator process is stopped, its URL forgotten
+
+    signal.signal(signal.SIGTERM, stop)
     emu = emulator.Emulator(port=args.port).start()
     emulator.record(emu.url)
     print(f"AWS emulator (moto) listening at {emu.url}", flush=True)
@@ -116,10 +121,11 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     try:
         while emu.process and emu.process.poll() is None:
             time.sleep(1)
+        print("the emulator process ended unexpectedly", file=sys.stderr)
+        return 1
     finally:
         emulator.forget()
         emu.stop()
-    return 1
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -137,7 +143,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from hainfra import policy
 
     findings = policy.check_stack(_config(args))
-    print(_table(findings, ["rule", "severity", "mandatory", "resource", "message"]) if len(findings) else
+    print(_table(findings, ["rule", "severity", "mandatory", "status", "resource", "message", "reason"]) if len(findings) else
           "no findings")
     return 1 if len(policy.mandatory(findings)) else 0
 

@@ -209,3 +209,22 @@ def test_policy_gate_blocks_a_violating_deploy_before_anything_is_created(
     result = get_engine("sandbox", config).up(policy_override="accepted for this test")
     assert result.policy_override == "accepted for this test" and left(config) > 0
     get_engine("sandbox", config).destroy()
+
+
+def test_sandbox_serve_is_found_by_later_commands(hainfra_home: Path) -> None:
+    port = emulator_mod.free_port()
+    env = {**os.environ, "HAINFRA_HOME": str(hainfra_home)}
+    serve = subprocess.Popen([sys.executable, "-m", "hainfra.cli", "sandbox", "serve", "--port", str(port)], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert serve.stdout is not None
+        assert f"https://127.0.0.1:{port}" in serve.stdout.readline()
+        assert emulator_mod.resolve(None) == f"https://127.0.0.1:{port}"
+        done = subprocess.run([sys.executable, "-m", "hainfra.cli", "preview", "--stack", "served", "-p", "asg_min", "2",
+                               "-p", "asg_desired", "2"], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "preview: 74 create" in done.stdout
+    finally:
+        serve.terminate()
+        serve.wait(timeout=20)
+    assert not (hainfra_home / "emulator.json").exists(), "a stopped serve forgets its URL"
