@@ -129,7 +129,9 @@ def _render_html(notebook_json: str) -> bytes:
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.reads(notebook_json, as_version=4))
+    exporter = HTMLExporter()
+    exporter.log.setLevel(logging.ERROR)  # its accessibility note on the topology picture is not actionable here
+    body, _ = exporter.from_notebook_node(nbformat.reads(notebook_json, as_version=4))
     return body.encode()
 
 
@@ -160,7 +162,8 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         output_path = Path(tmp) / STAGES[stage]
         try:
             papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
-                                       log_output=False, cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None)
+                                       log_output=False, cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None,
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no transport warnings
         except PapermillExecutionError as exc:
             outcome = "failed"
             failing_cell = {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
