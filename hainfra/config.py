@@ -69,6 +69,10 @@ class StackConfig:
     certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
     engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")
     aws_endpoint_url: str = _param("", "AWS endpoint of an emulator (sandbox: a running `hainfra sandbox serve`).")
+    pulumi_backend_url: str = _param("", "pulumi engine state backend (file://, s3://, https://api.pulumi.com); "
+                                         "default: file:// under .hainfra.")
+    pulumi_secrets_provider: str = _param("passphrase", "pulumi engine secrets provider: passphrase, or awskms://..., "
+                                                        "hashivault://..., azurekeyvault://..., gcpkms://...")
     pulumi_config_passphrase: str = field(
         default="", repr=False, metadata={"doc": "Secret. Passphrase of the pulumi engine's secrets provider "
                                                  "(default: $PULUMI_CONFIG_PASSPHRASE); never archived.", "secret": True})
@@ -271,6 +275,13 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
                   "use an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/UUID), or leave empty"))
     if c.engine not in ENGINES:
         p.append(("engine", c.engine, f"use one of {', '.join(ENGINES)}"))
+    if c.pulumi_backend_url and not re.match(r"^(file|s3|gs|azblob|https?)://", c.pulumi_backend_url):
+        p.append(("pulumi_backend_url", c.pulumi_backend_url,
+                  "use file://PATH, s3://BUCKET/PREFIX, gs://, azblob:// or https://api.pulumi.com"))
+    if c.pulumi_secrets_provider != "passphrase" and not re.match(
+            r"^(awskms|azurekeyvault|gcpkms|hashivault)://", c.pulumi_secrets_provider):
+        p.append(("pulumi_secrets_provider", c.pulumi_secrets_provider,
+                  "use passphrase or a provider URL such as awskms://alias/pulumi?region=us-east-1"))
     if c.aws_endpoint_url and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", c.aws_endpoint_url):
         p.append(("aws_endpoint_url", c.aws_endpoint_url, "use a URL such as http://127.0.0.1:5000"))
     if not p:

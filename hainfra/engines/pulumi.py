@@ -101,8 +101,8 @@ class PulumiEngine(Engine):
     def __init__(self, config: StackConfig, progress: Progress | None = None, backend_url: str | None = None,
                  secrets_provider: str | None = None) -> None:
         super().__init__(config, progress)
-        self.backend_url = backend_url or os.environ.get("HAINFRA_PULUMI_BACKEND") or default_backend()
-        self.secrets_provider = secrets_provider or "passphrase"
+        self.backend_url = backend_url or config.pulumi_backend_url or default_backend()
+        self.secrets_provider = secrets_provider or config.pulumi_secrets_provider
         self._diagnostics: list[tuple[str, str]] = []
 
     # --- plumbing ----------------------------------------------------------------------------

@@ -14,20 +14,22 @@ from pulumi.automation.events import EngineEvent, OpType, ResourcePreEvent, ResO
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.pulumi import ENDPOINT_SERVICES, PulumiEngine, config_map, map_error, progress_from_event
-from hainfra.errors import EngineError, ResourceError, StackLockedError
+from hainfra.errors import ConfigError, EngineError, ResourceError, StackLockedError
 from hainfra.stack import OUTPUTS
 
 URN = "urn:pulumi:dev::hainfra::hainfra:network:Network$aws:ec2/vpc:Vpc::hainfra-vpc-dev"
 
 
-def test_get_engine_and_default_backend_under_hainfra_home(hainfra_home: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_get_engine_backend_and_secrets_provider(hainfra_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = get_engine("pulumi", StackConfig.load({}))
     assert isinstance(engine, PulumiEngine)
-    assert engine.backend_url == f"file://{hainfra_home / 'pulumi-state'}"
-    monkeypatch.setenv("HAINFRA_PULUMI_BACKEND", "s3://state-bucket/hainfra")
+    assert engine.backend_url == f"file://{hainfra_home / 'pulumi-state'}" and engine.secrets_provider == "passphrase"
+    monkeypatch.setenv("HAINFRA_PULUMI_BACKEND_URL", "s3://state-bucket/hainfra")
     assert PulumiEngine(StackConfig.load({})).backend_url == "s3://state-bucket/hainfra"
-    assert PulumiEngine(StackConfig.load({}), backend_url="https://api.pulumi.com").backend_url == "https://api.pulumi.com"
+    kms = "awskms://alias/pulumi?region=us-east-1"
+    assert PulumiEngine(StackConfig.load({"pulumi_secrets_provider": kms})).secrets_provider == kms
+    with pytest.raises(ConfigError, match="pulumi_backend_url"):
+        StackConfig.load({"pulumi_backend_url": "ftp://nope"})
 
 
 def test_config_map_applies_region_and_tags() -> None:

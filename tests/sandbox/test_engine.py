@@ -72,9 +72,22 @@ def test_full_lifecycle(make_config: Callable[..., StackConfig]) -> None:
     lt = Ctx(config.aws_endpoint_url, config.region).client("ec2").describe_launch_template_versions(
         LaunchTemplateId=result.outputs["launch_template_id"], Versions=["$Default"])["LaunchTemplateVersions"][0]
     assert lt["LaunchTemplateData"]["InstanceType"] == "t3.small"
-    vpc = Ctx(config.aws_endpoint_url, config.region).client("ec2").describe_vpcs(
-        VpcIds=[result.outputs["vpc_id"]])["Vpcs"][0]
-    assert {"Key": "Team", "Value": "ops"} in vpc["Tags"]
+    # Every tagger ran: verify's tag check covers VPC, subnets, NATs, bucket, secret, key, ALB, TG, ASG, role,
+    # log groups and topic; the remaining kinds are read directly.
+    from hainfra import verify
+
+    tags = verify.run(retyped.config, engine=retyped, checks=["tags.required"])
+    assert len(tags) >= 20 and set(tags["status"]) == {"pass"}, tags[tags["status"] != "pass"].to_string()
+    aws = Ctx(config.aws_endpoint_url, config.region)
+    team = {"Key": "Team", "Value": "ops"}
+    alarm = aws.client("cloudwatch").describe_alarms(AlarmNamePrefix=config.project)["MetricAlarms"][0]
+    assert team in aws.client("cloudwatch").list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+    rule = aws.client("events").describe_rule(Name=result.outputs["event_rule_name"])
+    assert team in aws.client("events").list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]
+    assert team in aws.client("ssm").list_tags_for_resource(
+        ResourceType="Parameter", ResourceId=f"{result.outputs['ssm_path']}/secure/api-token")["TagList"]
+    profile = aws.client("iam").get_instance_profile(InstanceProfileName=f"{config.project}-app-profile-dev")
+    assert team in profile["InstanceProfile"]["Tags"]
 
     destroyed = retyped.destroy()
     assert set(destroyed.changes["action"]) == {"delete"}

@@ -69,6 +69,24 @@ def test_secret_value_never_in_results(live: Live, monkeypatch: pytest.MonkeyPat
     assert value not in results.to_csv()
 
 
+def test_cli_verify_prints_the_table_and_exits_by_verdict(live: Live, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    from hainfra import cli
+
+    monkeypatch.setenv("HAINFRA_HOME", str(live.home))
+    argv = ["verify", "--stack", "drift", "--wait", "2", "-p", "project", "drift", "-p", "aws_endpoint_url",
+            live.config.aws_endpoint_url, "-p", "asg_min", "2", "-p", "asg_desired", "2"]
+    assert cli.main(argv) == 0
+    assert "verify passed" in capsys.readouterr().out
+    _suspend(live)
+    try:
+        assert cli.main(argv) == 1
+    finally:
+        DRIFTS["versioning suspended"].restore(live)
+    out = capsys.readouterr().out
+    assert "verify FAILED" in out and "storage.versioning" in out
+
+
 # (apply, restore) pairs: each an out-of-band change through boto3 and its undo.
 def _subnet_acl(live: Live, subnet: str) -> tuple[str, str]:
     acls = live.ec2().describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])
@@ -213,3 +231,4 @@ def test_drift_fails_exactly_the_matching_check(name: str, live: Live, monkeypat
     assert drift.found in row["found"], row.to_dict()
     assert row["resource"] and row["expected"] and row["fix"]
     assert len(verify.mandatory_failures(results)) >= 1
+

@@ -126,6 +126,31 @@ def tag_diff(old: dict[str, str], new: dict[str, str]) -> tuple[dict[str, str], 
     return {k: v for k, v in new.items() if old.get(k) != v}, [k for k in old if k not in new]
 
 
+Tagger = Callable[[Ctx, str, Props, dict[str, str], dict[str, str]], None]
+
+
+def tagger(service: str, tag: str, untag: str, id_arg: str, *, key: str = "Key", value: str = "Value",
+           untag_arg: str = "TagKeys", listed: bool = False, arn: bool = False, **fixed: str) -> Tagger:
+    """A tag updater for services that tag by id or ARN with a list of key/value pairs.
+
+    Args:
+        listed: the id goes in a one-element list (ELBv2's ResourceArns).
+        arn: address the resource by its ``arn`` output rather than its id.
+        fixed: constant arguments (SSM's ResourceType).
+    """
+
+    def update(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
+        target = (p.get("arn") or rid) if arn else rid
+        ident = {id_arg: [target] if listed else target, **fixed}
+        put, remove = tag_diff(old, new)
+        if put:
+            getattr(ctx.client(service), tag)(**ident, Tags=tag_list(put, key, value))
+        if remove:
+            getattr(ctx.client(service), untag)(**ident, **{untag_arg: remove})
+
+    return update
+
+
 def _load() -> None:
     from hainfra.engines.sandbox.handlers import compute, ec2, iam, monitoring, secrets, storage  # noqa: F401
 

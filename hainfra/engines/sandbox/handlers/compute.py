@@ -14,8 +14,8 @@ from hainfra.engines.sandbox.handlers import (
     ignore,
     ints,
     register,
-    tag_diff,
     tag_list,
+    tagger,
 )
 from hainfra.engines.sandbox.handlers.ec2 import tag_ec2
 
@@ -24,12 +24,9 @@ def elb(ctx: Ctx) -> Any:
     return ctx.client("elbv2")
 
 
-def tag_elb(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
-    put, remove = tag_diff(old, new)
-    if put:
-        elb(ctx).add_tags(ResourceArns=[rid], Tags=tag_list(put))
-    if remove:
-        elb(ctx).remove_tags(ResourceArns=[rid], TagKeys=remove)
+
+
+tag_elb = tagger("elbv2", "add_tags", "remove_tags", "ResourceArns", listed=True)
 
 
 def _suffix(arn: str, marker: str) -> str:

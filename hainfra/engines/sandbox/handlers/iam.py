@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hainfra.engines.sandbox.handlers import Created, Ctx, Handler, Props, ignore, ints, register, tag_diff, tag_list
+from hainfra.engines.sandbox.handlers import Created, Ctx, Handler, Props, ignore, ints, register, tag_list, tagger
 
 
 def iam(ctx: Ctx) -> Any:
@@ -29,12 +29,6 @@ def update_role(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
     return {}
 
 
-def tag_role(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
-    put, remove = tag_diff(old, new)
-    if put:
-        iam(ctx).tag_role(RoleName=rid, Tags=tag_list(put))
-    if remove:
-        iam(ctx).untag_role(RoleName=rid, TagKeys=remove)
 
 
 @ignore("NoSuchEntity")
@@ -52,6 +46,10 @@ def find_role(ctx: Ctx, p: Props) -> str | None:
     except ClientError:
         return None
 
+
+tag_role = tagger("iam", "tag_role", "untag_role", "RoleName")
+tag_profile = tagger("iam", "tag_instance_profile", "untag_instance_profile", "InstanceProfileName")
+tag_key = tagger("kms", "tag_resource", "untag_resource", "KeyId", key="TagKey", value="TagValue")
 
 register("aws:iam/role:Role", Handler(create_role, delete_role, update_role, frozenset({"assumeRolePolicy"}),
                                       tag_role, find_role))
@@ -95,12 +93,6 @@ def delete_profile(ctx: Ctx, rid: str, p: Props) -> None:
     iam(ctx).delete_instance_profile(InstanceProfileName=rid)
 
 
-def tag_profile(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
-    put, remove = tag_diff(old, new)
-    if put:
-        iam(ctx).tag_instance_profile(InstanceProfileName=rid, Tags=tag_list(put))
-    if remove:
-        iam(ctx).untag_instance_profile(InstanceProfileName=rid, TagKeys=remove)
 
 
 register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, tag=tag_profile))
@@ -122,12 +114,6 @@ def update_key(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
     return {}
 
 
-def tag_key(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
-    put, remove = tag_diff(old, new)
-    if put:
-        kms(ctx).tag_resource(KeyId=rid, Tags=tag_list(put, "TagKey", "TagValue"))
-    if remove:
-        kms(ctx).untag_resource(KeyId=rid, TagKeys=remove)
 
 
 def delete_key(ctx: Ctx, rid: str, p: Props) -> None:

@@ -17,6 +17,7 @@ from hainfra.engines.sandbox.handlers import (
     register,
     tag_diff,
     tag_list,
+    tagger,
 )
 
 
@@ -107,18 +108,6 @@ def update_rule(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
     return {}
 
 
-def tag_arn(client: str, tag_key: str = "Key", untag_arg: str = "TagKeys", arn_arg: str = "ResourceARN") -> Any:
-    """Tagger for services tagged by ARN (EventBridge, CloudWatch, SNS)."""
-
-    def tag(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
-        put, remove = tag_diff(old, new)
-        arn = p.get("arn") or rid
-        if put:
-            ctx.client(client).tag_resource(**{arn_arg: arn, "Tags": tag_list(put, tag_key)})
-        if remove:
-            ctx.client(client).untag_resource(**{arn_arg: arn, untag_arg: remove})
-
-    return tag
 
 
 @ignore("ResourceNotFoundException")
@@ -127,7 +116,8 @@ def delete_rule(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:cloudwatch/eventRule:EventRule", Handler(
-    create_rule, delete_rule, update_rule, frozenset({"eventPattern", "description"}), tag_arn("events")))
+    create_rule, delete_rule, update_rule, frozenset({"eventPattern", "description"}),
+    tagger("events", "tag_resource", "untag_resource", "ResourceARN", arn=True)))
 
 
 def create_target(ctx: Ctx, p: Props) -> Created:
@@ -183,7 +173,7 @@ def delete_alarm(ctx: Ctx, rid: str, p: Props) -> None:
 
 register("aws:cloudwatch/metricAlarm:MetricAlarm", Handler(
     create_alarm, delete_alarm, update_alarm, frozenset(set(_ALARM_KEYS) | {"dimensions"}),
-    tag_arn("cloudwatch", untag_arg="TagKeys")))
+    tagger("cloudwatch", "tag_resource", "untag_resource", "ResourceARN", arn=True)))
 
 
 # --- SNS ---------------------------------------------------------------------------------------------
@@ -206,7 +196,7 @@ def delete_topic(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:sns/topic:Topic", Handler(create_topic, delete_topic, update_topic, frozenset({"kmsMasterKeyId"}),
-                                        tag_arn("sns", arn_arg="ResourceArn")))
+                                        tagger("sns", "tag_resource", "untag_resource", "ResourceArn", arn=True)))
 
 
 def create_subscription(ctx: Ctx, p: Props) -> Created:

@@ -15,8 +15,8 @@ from hainfra.engines.sandbox.handlers import (
     ignore,
     ints,
     register,
-    tag_diff,
     tag_list,
+    tagger,
 )
 
 
@@ -41,12 +41,6 @@ def update_secret(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
     return {}
 
 
-def tag_secret(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
-    put, remove = tag_diff(old, new)
-    if put:
-        sm(ctx).tag_resource(SecretId=rid, Tags=tag_list(put))
-    if remove:
-        sm(ctx).untag_resource(SecretId=rid, TagKeys=remove)
 
 
 @ignore("ResourceNotFoundException")
@@ -64,6 +58,9 @@ def find_secret(ctx: Ctx, p: Props) -> str | None:
     except ClientError:
         return None
 
+
+tag_secret = tagger("secretsmanager", "tag_resource", "untag_resource", "SecretId")
+tag_parameter = tagger("ssm", "add_tags_to_resource", "remove_tags_from_resource", "ResourceId", ResourceType="Parameter")
 
 register("aws:secretsmanager/secret:Secret", Handler(
     create_secret, delete_secret, update_secret, frozenset({"description", "kmsKeyId", "recoveryWindowInDays"}),
@@ -104,12 +101,6 @@ def update_parameter(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
     return {}
 
 
-def tag_parameter(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str, str]) -> None:
-    put, remove = tag_diff(old, new)
-    if put:
-        ssm(ctx).add_tags_to_resource(ResourceType="Parameter", ResourceId=rid, Tags=tag_list(put))
-    if remove:
-        ssm(ctx).remove_tags_from_resource(ResourceType="Parameter", ResourceId=rid, TagKeys=remove)
 
 
 @ignore("ParameterNotFound")
