@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ def emulator() -> Iterator[Emulator]:
 @pytest.fixture
 def make_config(emulator: Emulator, request: pytest.FixtureRequest) -> Callable[..., StackConfig]:
     """A sandbox config on the session emulator; each test gets its own stack and project names."""
-    base = "".join(ch for ch in request.node.name.lower() if ch.isalnum())[-12:] or "t"
+    # Unique per test (names share one emulator, and the offline evaluation is memoised per config).
+    base = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:10]
 
     def make(**params: Any) -> StackConfig:
         params.setdefault("stack", f"s-{base}")
