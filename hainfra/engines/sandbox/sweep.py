@@ -7,6 +7,7 @@ or (for the few untaggable kinds) when its name follows the stack's convention.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -169,10 +170,12 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str]]] = {
 }
 
 
-def sweep(ctx: Ctx, config: StackConfig) -> pd.DataFrame:
-    """One row per (service, kind): how many of the stack's resources remain, and which."""
-    rows = []
-    for (service, kind), lister in CHECKS.items():
-        names = lister(ctx, config)
-        rows.append({"service": service, "kind": kind, "remaining": len(names), "names": ", ".join(names)})
-    return pd.DataFrame(rows)
+def sweep(ctx: Ctx, config: StackConfig, parallel: int = 8) -> pd.DataFrame:
+    """One row per (service, kind): how many of the stack's resources remain, and which.
+
+    The checks are independent reads, so they run concurrently (boto3 clients are thread-safe).
+    """
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-sweep") as pool:
+        found = list(pool.map(lambda lister: lister(ctx, config), CHECKS.values()))
+    return pd.DataFrame([{"service": service, "kind": kind, "remaining": len(names), "names": ", ".join(names)}
+                         for (service, kind), names in zip(CHECKS, found)])
