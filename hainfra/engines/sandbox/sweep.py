@@ -178,4 +178,4 @@ def sweep(ctx: Ctx, config: StackConfig, parallel: int = 8) -> pd.DataFrame:
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-sweep") as pool:
         found = list(pool.map(lambda lister: lister(ctx, config), CHECKS.values()))
     return pd.DataFrame([{"service": service, "kind": kind, "remaining": len(names), "names": ", ".join(names)}
-                         for (service, kind), names in zip(CHECKS, found)])
+                         for (service, kind), names in zip(CHECKS, found, strict=True)])
