@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from hainfra.config import StackConfig
 
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 
-def plan(config):  # type: ignore[no-untyped-def]
+def plan(config: StackConfig) -> pd.DataFrame:
     """The offline resource inventory of a stack; see :func:`hainfra.plan.plan`."""
     from hainfra.plan import plan as _plan
 
