@@ -8,6 +8,7 @@ nor a StackConfig field, or a value of the wrong type, is a ConfigError (exit 2)
 from __future__ import annotations
 
 import ast
+import functools
 import getpass
 import logging
 import os
@@ -41,6 +42,7 @@ STAGES: dict[str, str] = {
 COMMON_PARAMETERS = ("stack", "params", "config_file")
 
 
+@functools.cache
 def notebook_parameters(stage: str) -> dict[str, dict[str, Any]]:
     """The parameters a stage's notebook declares: name -> {type, default} (papermill inspection)."""
     import papermill

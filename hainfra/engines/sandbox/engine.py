@@ -174,8 +174,8 @@ class SandboxEngine(Engine):
     def aws_client_kwargs(self) -> dict[str, Any]:
         return {"region_name": self.config.region, "endpoint_url": self.endpoint_url, **SANDBOX_CREDENTIALS}
 
-    def _ctx(self) -> Ctx:
-        return Ctx(self.endpoint_url, self.config.region, max_pool=self.parallel * 2)
+    def _ctx(self, url: str) -> Ctx:
+        return Ctx(url, self.config.region, max_pool=self.parallel * 2)
 
     def _state(self, url: str) -> State:
         """The stack's state, refusing state written against another (gone) emulator."""
@@ -237,7 +237,7 @@ class SandboxEngine(Engine):
         self._check_types()
         url = self.endpoint_url
         state = self._state(url)
-        realiser, _ = self._evaluate(state, self._ctx(), apply=False)
+        realiser, _ = self._evaluate(state, self._ctx(url), apply=False)
         rows = realiser.rows + [
             {"action": "delete", "type": e["type"], "name": e["name"], "urn": e["urn"], "changed": ""}
             for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
@@ -250,7 +250,7 @@ class SandboxEngine(Engine):
         with stack_lock(self.config.stack, "up"):
             state = self._state(url)
             state.save()
-            ctx = self._ctx()
+            ctx = self._ctx(url)
             realiser, outputs = self._evaluate(state, ctx, apply=True)
             removed = [e for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
             rows = list(realiser.rows)
@@ -281,7 +281,7 @@ class SandboxEngine(Engine):
                 return OperationResult("destroy", changes_frame(rows), seconds=time.perf_counter() - started)
             url = self.endpoint_url
             state = self._state(url)
-            ctx = self._ctx()
+            ctx = self._ctx(url)
             rows: list[dict[str, Any]] = []
             self._delete(ctx, state, state.in_reverse_order(), rows)
             state.outputs = {}
