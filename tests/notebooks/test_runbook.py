@@ -140,3 +140,9 @@ def test_teardown_of_a_real_stack_needs_confirmation(tmp_path: Path) -> None:
     record = runner.run_stage("teardown", stack="prod-like", params={"engine": "pulumi"}, archive_root=tmp_path / "a")
     assert record["outcome"] == "failed"
     assert record["failing_cell"]["ename"] == "ConfigError" and "confirm" in record["failing_cell"]["evalue"]
+
+
+def test_whole_run_timeout_stops_before_the_next_stage(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["runbook", "--stack", "late", "--archive", str(tmp_path / "a"), "--timeout", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "configure timeout" in out and "Outcome: FAILED" in out
