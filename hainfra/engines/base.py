@@ -57,6 +57,11 @@ class OperationResult:
         return f"{self.operation}: {parts}{verdict} in {self.seconds:.1f}s"
 
 
+def change_row(action: str, type_: str, name: str, urn: str, changed: list[str] | None = None) -> dict[str, Any]:
+    """One row of a changes table (preview, up, destroy), the same shape for both engines."""
+    return {"action": action, "type": type_, "name": name, "urn": urn, "changed": ", ".join(changed or [])}
+
+
 def changes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 

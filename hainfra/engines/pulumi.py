@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from hainfra import naming
 from hainfra.config import StackConfig
-from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, changes_frame
+from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
 from hainfra.errors import EngineError, HainfraError, ResourceError, StackLockedError
 from hainfra.home import home
 
@@ -177,9 +177,8 @@ class PulumiEngine(Engine):
             if pre is None or pre.metadata.type == "pulumi:pulumi:Stack":
                 continue
             op = getattr(pre.metadata.op, "value", pre.metadata.op)
-            rows.append({"action": OP_ACTIONS.get(op, op), "type": pre.metadata.type,
-                         "name": pre.metadata.urn.split("::")[-1], "urn": pre.metadata.urn,
-                         "changed": ", ".join(pre.metadata.diffs or [])})
+            rows.append(change_row(OP_ACTIONS.get(op, op), pre.metadata.type, pre.metadata.urn.split("::")[-1],
+                                   pre.metadata.urn, list(pre.metadata.diffs or [])))
         return rows
 
     # --- the interface ------------------------------------------------------------------------------

@@ -91,6 +91,12 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
     return {"stack": stack, "params": typed, **stage_params}, config
 
 
+def merge_parameters(params: dict[str, Any] | None, params_file: str | None) -> dict[str, Any]:
+    """Parameters from a YAML file (``-f``), overridden by explicit ones (``-p``)."""
+    from_file = yaml.safe_load(Path(params_file).read_text()) or {} if params_file else {}
+    return {**from_file, **(params or {})}
+
+
 def _git() -> dict[str, Any]:
     def run(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -146,7 +152,7 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
 
     if stage not in STAGES:
         raise ConfigError.one("stage", stage, f"use one of {', '.join(STAGES)}")
-    merged = {**(yaml.safe_load(Path(params_file).read_text()) or {} if params_file else {}), **(params or {})}
+    merged = merge_parameters(params, params_file)
     parameters, config = split_parameters(stage, stack, merged)
     input_path = NOTEBOOKS / STAGES[stage]
     run_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{stage}-{uuid.uuid4().hex[:8]}"
@@ -193,7 +199,7 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
     """
     from hainfra.engines.sandbox.emulator import Emulator
 
-    merged = {**(yaml.safe_load(Path(params_file).read_text()) or {} if params_file else {}), **(params or {})}
+    merged = merge_parameters(params, params_file)
     stage_names = {name for stage in STAGES for name in notebook_parameters(stage)} - set(COMMON_PARAMETERS)
     unknown = [(k, v, f"unknown parameter; known: {', '.join(sorted(stage_names | set(FIELDS)))}")
                for k, v in merged.items() if k not in FIELDS and k not in stage_names]

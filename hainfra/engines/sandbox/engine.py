@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hainfra.config import StackConfig
-from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, changes_frame
+from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
 from hainfra.engines.runtime import Registration, evaluate
 from hainfra.engines.sandbox import emulator
 from hainfra.engines.sandbox.handlers import REGISTRY, SANDBOX_CREDENTIALS, Ctx, Handler
@@ -19,6 +19,7 @@ from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import EmulatorError, LeftoverError, ResourceError, UnsupportedResourceError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -50,8 +51,12 @@ def classify(handler: Handler, changed: list[str]) -> str:
     """same / update / replace for a set of changed input keys."""
     if not changed:
         return "same"
-    rest = [k for k in changed if not (k == "tags" and handler.tag)]
-    return "update" if all(k in handler.updatable for k in rest) else "replace"
+    return "update" if all(k in handler.updatable for k in needs_update(handler, changed)) else "replace"
+
+
+def needs_update(handler: Handler, changed: list[str]) -> list[str]:
+    """Changed keys the handler's update must apply (tags go to its tagger when it has one)."""
+    return [k for k in changed if not (k == "tags" and handler.tag)]
 
 
 class _Realiser:
@@ -65,8 +70,7 @@ class _Realiser:
 
     def _row(self, action: str, reg: Registration, changed: list[str] | None = None) -> None:
         with self._lock:
-            self.rows.append({"action": action, "type": reg.type, "name": reg.name, "urn": reg.urn,
-                              "changed": ", ".join(changed or [])})
+            self.rows.append(change_row(action, reg.type, reg.name, reg.urn, changed))
 
     def register(self, reg: Registration) -> tuple[str, dict[str, Any]]:
         with self._lock:
@@ -81,22 +85,13 @@ class _Realiser:
             self._row(action, reg, changed)
             if action == "same" or not self.apply:
                 return old["id"], old["outputs"]
-            return self._timed(action, reg, lambda: self._change(handler, reg, old, inputs, stored, action, changed))
+            return self.engine.step(action, reg.type, reg.name, reg.urn,
+                                    lambda: self._change(handler, reg, old, inputs, stored, action, changed))
         self._row("create", reg)
         if not self.apply:
             return f"<new:{reg.name}>", {}
-        return self._timed("create", reg, lambda: self._create(handler, reg, inputs, stored, old))
-
-    def _timed(self, action: str, reg: Registration, fn: Any) -> tuple[str, dict[str, Any]]:
-        self.engine.progress(ProgressEvent(action, reg.type, reg.name, "start"))
-        started = time.perf_counter()
-        try:
-            result = fn()
-        except Exception as exc:
-            self.engine.progress(ProgressEvent(action, reg.type, reg.name, "failed", message=str(exc)))
-            raise ResourceError(reg.urn, f"{action} failed: {exc}") from exc
-        self.engine.progress(ProgressEvent(action, reg.type, reg.name, "done", time.perf_counter() - started))
-        return result
+        return self.engine.step("create", reg.type, reg.name, reg.urn,
+                                lambda: self._create(handler, reg, inputs, stored, old))
 
     def _create(self, handler: Handler, reg: Registration, inputs: dict[str, Any], stored: dict[str, Any],
                 old: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -123,7 +118,7 @@ class _Realiser:
         if "tags" in changed and handler.tag:
             handler.tag(self.ctx, old["id"], {**inputs, **outputs}, old["inputs"].get("tags") or {},
                         inputs.get("tags") or {})
-        if [k for k in changed if not (k == "tags" and handler.tag)]:
+        if needs_update(handler, changed):
             assert handler.update is not None
             outputs.update(handler.update(self.ctx, old["id"], old["inputs"], inputs))
         self.state.put(reg.urn, {**old, "inputs": stored, "outputs": outputs})
@@ -209,27 +204,35 @@ class SandboxEngine(Engine):
                               stack=self.config.stack, preview=not apply, parallel=self.parallel)
         return realiser, evaluation.outputs
 
+    def step(self, action: str, type_: str, name: str, urn: str, fn: Callable[[], T]) -> T:
+        """One resource operation with progress events; a failure becomes a ResourceError naming the URN."""
+        self.progress(ProgressEvent(action, type_, name, "start"))
+        started = time.perf_counter()
+        try:
+            result = fn()
+        except Exception as exc:
+            self.progress(ProgressEvent(action, type_, name, "failed", message=str(exc)))
+            raise ResourceError(urn, f"{action} failed: {exc}") from exc
+        self.progress(ProgressEvent(action, type_, name, "done", time.perf_counter() - started))
+        return result
+
     def _delete(self, ctx: Ctx, state: State, entries: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
         for entry in entries:
             handler = REGISTRY.get(entry["type"])
             if handler is None:
                 raise UnsupportedResourceError(f"state holds {entry['urn']} of unknown type {entry['type']}")
-            self.progress(ProgressEvent("delete", entry["type"], entry["name"], "start"))
-            started = time.perf_counter()
-            try:
-                if entry.get("status") == "pending":
+
+            def delete(entry: dict[str, Any] = entry, handler: Handler = handler) -> None:
+                if entry.get("status") == "pending":  # half-made by a killed run: find it by name
                     orphan = handler.find(ctx, entry["inputs"]) if handler.find else None
                     if orphan:
                         handler.delete(ctx, orphan, entry["inputs"])
                 else:
                     handler.delete(ctx, entry["id"], {**entry["inputs"], **entry["outputs"]})
-            except Exception as exc:
-                self.progress(ProgressEvent("delete", entry["type"], entry["name"], "failed", message=str(exc)))
-                raise ResourceError(entry["urn"], f"delete failed: {exc}") from exc
+
+            self.step("delete", entry["type"], entry["name"], entry["urn"], delete)
             state.remove(entry["urn"])
-            rows.append({"action": "delete", "type": entry["type"], "name": entry["name"], "urn": entry["urn"],
-                         "changed": ""})
-            self.progress(ProgressEvent("delete", entry["type"], entry["name"], "done", time.perf_counter() - started))
+            rows.append(change_row("delete", entry["type"], entry["name"], entry["urn"]))
 
     # --- the interface ---------------------------------------------------------------------------
     def preview(self) -> OperationResult:
@@ -238,9 +241,8 @@ class SandboxEngine(Engine):
         url = self.endpoint_url
         state = self._state(url)
         realiser, _ = self._evaluate(state, self._ctx(url), apply=False)
-        rows = realiser.rows + [
-            {"action": "delete", "type": e["type"], "name": e["name"], "urn": e["urn"], "changed": ""}
-            for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
+        rows = realiser.rows + [change_row("delete", e["type"], e["name"], e["urn"])
+                                for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
         return OperationResult("preview", changes_frame(rows), seconds=time.perf_counter() - started)
 
     def _up(self) -> OperationResult:
@@ -256,8 +258,6 @@ class SandboxEngine(Engine):
             rows = list(realiser.rows)
             self._delete(ctx, state, removed, rows)
             state.outputs = outputs
-            state.meta["config_digest"] = hashlib.sha256(
-                json.dumps(self.config.as_dict(), sort_keys=True).encode()).hexdigest()
             state.save()
         return OperationResult("up", changes_frame(rows), outputs, time.perf_counter() - started,
                                api_calls=dict(ctx.calls))
@@ -275,8 +275,7 @@ class SandboxEngine(Engine):
         with stack_lock(self.config.stack, "destroy"):
             if forget:
                 state = State.for_stack(self.config.stack)
-                rows = [{"action": "forget", "type": e["type"], "name": e["name"], "urn": e["urn"], "changed": ""}
-                        for e in state.in_reverse_order()]
+                rows = [change_row("forget", e["type"], e["name"], e["urn"]) for e in state.in_reverse_order()]
                 state.path.unlink(missing_ok=True)
                 return OperationResult("destroy", changes_frame(rows), seconds=time.perf_counter() - started)
             url = self.endpoint_url
