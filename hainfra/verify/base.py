@@ -55,6 +55,11 @@ class VerifyContext:
         ids = self.outputs["public_subnet_ids"] + self.outputs["private_subnet_ids"]
         return {s["SubnetId"]: s for s in self.client("ec2").describe_subnets(SubnetIds=ids)["Subnets"]}
 
+    @cached_property
+    def nats(self) -> list[dict[str, Any]]:
+        """The stack's NAT gateways as they are now (read once per verify run)."""
+        return self.client("ec2").describe_nat_gateways(NatGatewayIds=self.outputs["nat_gateway_ids"])["NatGateways"]
+
     def tier(self, subnet_id: str) -> str:
         return "public" if subnet_id in self.outputs["public_subnet_ids"] else "private"
 

@@ -21,7 +21,7 @@ def subnets_multi_az(v: VerifyContext) -> Iterator[Row]:
 
 @check("network.nat-per-az")
 def nat_per_az(v: VerifyContext) -> Iterator[Row]:
-    nats = v.client("ec2").describe_nat_gateways(NatGatewayIds=v.outputs["nat_gateway_ids"])["NatGateways"]
+    nats = v.nats
     by_az: dict[str, list[str]] = {}
     for nat in nats:
         az = v.subnets.get(nat["SubnetId"], {}).get("AvailabilityZone", "?")
@@ -46,8 +46,7 @@ def _route_tables_by_subnet(v: VerifyContext) -> dict[str, dict]:
 @check("network.private-routes")
 def private_routes(v: VerifyContext) -> Iterator[Row]:
     tables = _route_tables_by_subnet(v)
-    nats = {n["NatGatewayId"]: v.subnets.get(n["SubnetId"], {}).get("AvailabilityZone", "?") for n in
-            v.client("ec2").describe_nat_gateways(NatGatewayIds=v.outputs["nat_gateway_ids"])["NatGateways"]}
+    nats = {n["NatGatewayId"]: v.subnets.get(n["SubnetId"], {}).get("AvailabilityZone", "?") for n in v.nats}
     for sid in v.outputs["private_subnet_ids"]:
         az = v.subnets[sid]["AvailabilityZone"]
         table = tables.get(sid)

@@ -91,7 +91,7 @@ def _tagged_resources(v: VerifyContext) -> Iterator[tuple[str, dict[str, str]]]:
         yield vpc["VpcId"], tags_of(vpc.get("Tags"))
     for sid, subnet in v.subnets.items():
         yield sid, tags_of(subnet.get("Tags"))
-    for nat in ec2.describe_nat_gateways(NatGatewayIds=o["nat_gateway_ids"])["NatGateways"]:
+    for nat in v.nats:
         yield nat["NatGatewayId"], tags_of(nat.get("Tags"))
     yield o["bucket_name"], tags_of(v.client("s3").get_bucket_tagging(Bucket=o["bucket_name"])["TagSet"])
     yield "secret", tags_of(v.client("secretsmanager").describe_secret(SecretId=o["secret_arn"]).get("Tags"))
