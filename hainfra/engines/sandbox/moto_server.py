@@ -6,7 +6,9 @@ deny — so the stack's TLS-only policy (Deny when aws:SecureTransport is false)
 deny every request. The emulator serves
 TLS only, so every request has aws:SecureTransport=true; with that context and the IAM
 rule that a statement whose conditions do not hold does not apply, the policy behaves
-as on AWS. Nothing else of moto is changed.
+as on AWS. What moto lacks and a check or drill needs (the instance agent, Auto Scaling
+replacement and AZ balance, a verifiable TLS certificate) is installed by
+``hainfra.engines.sandbox.emulation`` and documented there as emulation.
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ def patch_moto() -> None:
 def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
+    from hainfra.engines.sandbox import emulation
+
     patch_moto()
-    moto_main(argv if argv is not None else sys.argv[1:])
+    moto_main(emulation.install(argv if argv is not None else sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""What the emulator adds to moto (emulation, documented as such): TLS a client can verify, the
+instance agent, and the Auto Scaling behaviour a drill needs.
+
+``install(argv)`` is the one hook moto_server calls before serving: it replaces moto's throw-away
+``--ssl`` certificate by one made here for 127.0.0.1/localhost (so scripts run by the agent verify TLS
+with ``AWS_CA_BUNDLE`` instead of turning verification off), then installs the agent and the Auto
+Scaling emulation.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import ipaddress
+import shutil
+import tempfile
+from pathlib import Path
+
+from hainfra.engines.sandbox import agent, asg_emulation
+
+HOSTS = ("127.0.0.1", "localhost")
+
+
+def certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for the loopback names (its own CA), and its private key (mode 0600)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hainfra sandbox emulator")])
+    now = dt.datetime.now(dt.timezone.utc)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOSTS[0])),
+                                                        x509.DNSName(HOSTS[1])]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(ski, critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "emulator.crt", folder / "emulator.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def _option(argv: list[str], short: str, long: str, default: str) -> str:
+    for i, arg in enumerate(argv[:-1]):
+        if arg in (short, long):
+            return argv[i + 1]
+    return default
+
+
+def install(argv: list[str]) -> list[str]:
+    """Install the emulation into moto; returns moto's arguments (``--ssl`` → this emulator's certificate)."""
+    host, port = _option(argv, "-H", "--host", "127.0.0.1"), _option(argv, "-p", "--port", "5000")
+    scheme = "https" if "--ssl" in argv else "http"
+    ca_bundle = ""
+    if scheme == "https":
+        folder = Path(tempfile.mkdtemp(prefix="hainfra-emulator-tls-"))
+        atexit.register(shutil.rmtree, folder, True)
+        cert, key = certificate(folder)
+        argv = [a for a in argv if a != "--ssl"] + ["--ssl-cert", str(cert), "--ssl-key", str(key)]
+        ca_bundle = str(cert)
+    agent.install(agent.Endpoint(f"{scheme}://{host}:{port}", ca_bundle))
+    asg_emulation.install()
+    return argv
