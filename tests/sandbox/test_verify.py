@@ -58,9 +58,10 @@ def test_fresh_stack_passes_or_skips_with_reasons(live: Live, monkeypatch: pytes
     assert failing(results).empty, failing(results).to_string()
     assert len(results) >= 50 and results["check"].nunique() >= 20
     skips = results[results["status"] == "skip"]
-    assert set(skips["check"]) == {"flowlogs.delivery", "dataflow.instance-to-s3", "compute.asg"}
+    assert set(skips["check"]) == {"flowlogs.delivery", "compute.asg"}
     assert all(len(reason) > 30 for reason in skips["found"])
     assert "pass" in set(results[results["check"] == "dataflow.s3-to-cloudwatch"]["status"])
+    assert set(results[results["check"] == "dataflow.instance-to-s3"]["status"]) == {"pass"}
 
 
 def test_secret_value_never_in_results(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ lives in the emulator process and does what the SSM agent on an instance does: f
 instance (and only those) it takes the instance's role from its instance profile (the launch template's,
 as EC2 would), assumes it through STS against the emulator, runs the script with those temporary
 credentials in a temporary folder under a timeout, and reports status and output back into moto's
-command invocation, where GetCommandInvocation and ListCommandInvocations read them.
+command invocation, where GetCommandInvocation and ListCommands read them (moto has no ListCommandInvocations).
 
 Honest limits — this is emulation, never evidence about AWS itself:
 - the script runs on the emulator's host as the emulator's user (not in an instance, no isolation
@@ -73,11 +73,26 @@ def install(endpoint: Endpoint) -> None:
     send_command = SimpleSystemManagerBackend.send_command
 
     def send_and_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        requested = list(kwargs.get("instance_ids") or [])  # moto extends the caller's list in place
         command = send_command(self, *args, **kwargs)
+        if not kwargs.get("targets"):
+            only_targeted(command, requested)
         dispatch(Endpoint(endpoint.url, endpoint.ca_bundle, self.region_name), command)
         return command
 
     SimpleSystemManagerBackend.send_command = send_and_run
+
+
+def only_targeted(command: Any, instance_ids: list[str]) -> None:
+    """Keep the invocations of the instances the caller named.
+
+    moto resolves an empty ``Targets`` list as "no filter" and adds every instance of the region to a
+    command sent with ``InstanceIds`` only; on AWS only the named instances receive it.
+    """
+    wanted = list(dict.fromkeys(instance_ids))
+    command.instance_ids = wanted
+    command.invocations = [i for i in command.invocations if i["InstanceId"] in wanted]
+    command.target_count = len(wanted)
 
 
 def dispatch(endpoint: Endpoint, command: Any) -> None:

@@ -15,6 +15,7 @@ import ipaddress
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from hainfra.engines.sandbox import agent, asg_emulation
 
@@ -49,6 +50,35 @@ def certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def report_eventbridge_notifications() -> None:
+    """GetBucketNotificationConfiguration reports ``EventBridgeConfiguration`` when it is on.
+
+    moto stores it and delivers the events, but leaves it out of the read-back, so every reader
+    (verify's broken-hop diagnosis among them) would see EventBridge delivery as off.
+    """
+    from moto.s3.responses import S3Response
+
+    get_notification = S3Response.get_bucket_notification
+
+    def get_with_event_bridge(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config is None or config.event_bridge is None:
+            return get_notification(self)
+        serialized = self.serialized
+
+        def add_event_bridge(result: Any) -> Any:
+            result.result["EventBridgeConfiguration"] = {}
+            return serialized(result)
+
+        self.serialized = add_event_bridge
+        try:
+            return get_notification(self)
+        finally:
+            del self.serialized
+
+    S3Response.get_bucket_notification = get_with_event_bridge
+
+
 def _option(argv: list[str], short: str, long: str, default: str) -> str:
     for i, arg in enumerate(argv[:-1]):
         if arg in (short, long):
@@ -67,6 +97,7 @@ def install(argv: list[str]) -> list[str]:
         cert, key = certificate(folder)
         argv = [a for a in argv if a != "--ssl"] + ["--ssl-cert", str(cert), "--ssl-key", str(key)]
         ca_bundle = str(cert)
+    report_eventbridge_notifications()
     agent.install(agent.Endpoint(f"{scheme}://{host}:{port}", ca_bundle))
     asg_emulation.install()
     return argv
