@@ -68,7 +68,7 @@ def test_script_runs_with_the_instance_role_and_reports_output(fleet: Fleet) -> 
     assert inv["Status"] == "Success" and inv["ResponseCode"] == 0, inv
     out = inv["StandardOutputContent"].splitlines()
     role_name = fleet.role_arn.split("/")[-1]
-    assert out[0].startswith(f"arn:aws:sts::") and f":assumed-role/{role_name}/{fleet.with_role}" in out[0]
+    assert out[0].startswith("arn:aws:sts::") and f":assumed-role/{role_name}/{fleet.with_role}" in out[0]
     assert "hainfra-agent-" in out[1]  # a temporary folder, not the emulator's working folder
     assert inv["StandardErrorContent"].strip() == "oops"
 
