@@ -1,8 +1,9 @@
 """Auto Scaling behaviour moto lacks (emulation, documented as such; never evidence about AWS itself).
 
-moto 5.2 launches every instance of a group in the group's first subnet and never replaces an instance
-that was terminated or marked Unhealthy. In the emulator process this module adds, as the Auto Scaling
-service does:
+moto 5.2 launches every instance of a group in the group's first subnet, never replaces an instance
+marked Unhealthy, and replaces one terminated through TerminateInstances synchronously, inside that call,
+ignoring suspended processes and without registering the new instance with the group's target groups.
+In the emulator process this module replaces that with what the Auto Scaling service does:
 - **AZ balance on launch**: each new instance goes to the group subnet whose AZ has the fewest InService
   instances of the group (ties: subnet order);
 - **replacement**: a reconciler thread (every ``RECONCILE_SECONDS``) marks instances that are no longer
@@ -41,7 +42,7 @@ def _subnet_for_next(group: Any, zones: str | None) -> str | None:
 
 def install() -> None:
     """Balance launches over the group's AZs and start the replacement reconciler (once per process)."""
-    from moto.autoscaling.models import FakeAutoScalingGroup
+    from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
 
     launch = FakeAutoScalingGroup.replace_autoscaling_group_instances
 
@@ -56,6 +57,8 @@ def install() -> None:
                 self.vpc_zone_identifier = zones
 
     FakeAutoScalingGroup.replace_autoscaling_group_instances = balanced
+    # moto's own in-call replacement on TerminateInstances: the reconciler does it, as AWS does, afterwards
+    AutoScalingBackend.notify_terminate_instances = lambda self, instance_ids: None
     if not _started.is_set():
         _started.set()
         threading.Thread(target=_loop, name="asg-emulation", daemon=True).start()
@@ -94,8 +97,10 @@ def reconcile(backend: Any, group: Any) -> None:
             backend.ec2_backend.terminate_instances(running)
         group.instance_states = [s for s in group.instance_states if s not in unhealthy]
         for arn in group.target_group_arns:
-            if arn in backend.elbv2_backend.target_groups:
-                backend.elbv2_backend.deregister_targets(arn, [{"Id": i} for i in ids])
+            target_group = backend.elbv2_backend.target_groups.get(arn)
+            registered = [{"Id": i} for i in ids if target_group is not None and i in target_group.targets]
+            if registered:
+                target_group.deregister(registered)
     missing = (group.desired_capacity or 0) - len(group.instance_states)
     if missing > 0 and "Launch" not in suspended:
         group.replace_autoscaling_group_instances(missing, group.get_propagated_tags())

@@ -79,6 +79,23 @@ def report_eventbridge_notifications() -> None:
     S3Response.get_bucket_notification = get_with_event_bridge
 
 
+def release_nat_addresses() -> None:
+    """Deleting a NAT gateway frees its Elastic IP, as on AWS (moto keeps it associated, so a NAT
+    recreated with the same allocation — `up` after a drill deleted one — would be refused)."""
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+
+    delete_nat = NatGatewayBackend.delete_nat_gateway
+
+    def delete_and_release(self: Any, nat_gateway_id: str) -> Any:
+        nat = delete_nat(self, nat_gateway_id)
+        for eip in self.addresses:
+            if eip.eni is not None and eip.eni is getattr(nat, "_eni", None):
+                self.disassociate_address(address=eip.public_ip)
+        return nat
+
+    NatGatewayBackend.delete_nat_gateway = delete_and_release
+
+
 def _option(argv: list[str], short: str, long: str, default: str) -> str:
     for i, arg in enumerate(argv[:-1]):
         if arg in (short, long):
@@ -98,6 +115,7 @@ def install(argv: list[str]) -> list[str]:
         argv = [a for a in argv if a != "--ssl"] + ["--ssl-cert", str(cert), "--ssl-key", str(key)]
         ca_bundle = str(cert)
     report_eventbridge_notifications()
+    release_nat_addresses()
     agent.install(agent.Endpoint(f"{scheme}://{host}:{port}", ca_bundle))
     asg_emulation.install()
     return argv
