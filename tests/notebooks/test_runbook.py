@@ -146,3 +146,18 @@ def test_whole_run_timeout_stops_before_the_next_stage(tmp_path: Path, capsys: p
     assert cli.main(["runbook", "--stack", "late", "--archive", str(tmp_path / "a"), "--timeout", "0"]) == 1
     out = capsys.readouterr().out
     assert "configure timeout" in out and "Outcome: FAILED" in out
+
+
+def test_runbook_with_the_optional_drill_stage(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    records = runner.run_runbook(stack="rbdrill", params={"asg_min": 2, "asg_desired": 2, "az_count": 2},
+                                 archive_root=archive, drill="az")
+    assert [(r["stage"], r["outcome"]) for r in records] == [
+        ("configure", "success"), ("deploy", "success"), ("verify", "success"), ("drill", "success"),
+        ("teardown", "success")]
+    drill = audit.show(records[3]["run_id"], archive)
+    assert drill["parameters"]["scenario"] == "az"
+    assert set(drill["files"]) == {"05-drill.ipynb", "05-drill.html"}
+    html = next(archive.rglob("05-drill.html")).read_text()
+    assert "capacity in other AZs" in html and "AZ given back" in html
+    assert "5 runs, 10 files, hash chain intact" in audit.verify(archive)
