@@ -178,6 +178,12 @@ class SandboxEngine(Engine):
         current = emulator.identity(url)
         recorded = state.meta.get("emulator_id")
         if not state.empty and recorded and recorded != current:
+            elsewhere = state.meta.get("endpoint")
+            if elsewhere and elsewhere != url and emulator.probe(elsewhere) == emulator.ANSWERS \
+                    and emulator.identity(elsewhere) == recorded:
+                raise EmulatorError(
+                    f"the state of stack {self.config.stack!r} belongs to the emulator still running at {elsewhere}, "
+                    f"not to {url}. Fix: pass -p aws_endpoint_url {elsewhere}")
             raise EmulatorError(
                 f"the state of stack {self.config.stack!r} belongs to emulator {recorded} "
                 f"(last at {state.meta.get('endpoint')}), which is gone; this emulator ({url}) is {current} and "
@@ -234,6 +240,21 @@ class SandboxEngine(Engine):
             state.remove(entry["urn"])
             rows.append(change_row("delete", entry["type"], entry["name"], entry["urn"]))
 
+    def _refuse_to_orphan(self, state: State) -> None:
+        """``--forget`` drops state only when its emulator is gone: never orphan live resources."""
+        endpoint, recorded = state.meta.get("endpoint"), state.meta.get("emulator_id")
+        if state.empty or not endpoint:
+            return
+        status = emulator.probe(endpoint)
+        if status == emulator.GONE or (status == emulator.ANSWERS and emulator.identity(endpoint) != recorded):
+            return  # nothing listens, or another emulator took the port: the resources are gone with theirs
+        if status == emulator.SILENT:
+            raise emulator.unreachable_error(endpoint, status, f"the emulator holding stack {self.config.stack!r}")
+        raise EmulatorError(
+            f"refusing to forget stack {self.config.stack!r}: its emulator at {endpoint} is running and holds its "
+            f"{len(state.resources)} resources, which would be orphaned. Fix: `hainfra destroy --stack "
+            f"{self.config.stack} -p aws_endpoint_url {endpoint}` deletes them")
+
     # --- the interface ---------------------------------------------------------------------------
     def preview(self) -> OperationResult:
         started = time.perf_counter()
@@ -275,8 +296,9 @@ class SandboxEngine(Engine):
         with stack_lock(self.config.stack, "destroy"):
             if forget:
                 state = State.for_stack(self.config.stack)
+                self._refuse_to_orphan(state)
                 rows = [change_row("forget", e["type"], e["name"], e["urn"]) for e in state.in_reverse_order()]
-                state.path.unlink(missing_ok=True)
+                state.drop()
                 return OperationResult("destroy", changes_frame(rows), seconds=time.perf_counter() - started)
             url = self.endpoint_url
             state = self._state(url)
