@@ -9,6 +9,7 @@ A check the emulator cannot perform says ``skip`` and why — never a silent pas
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def _load_checks() -> None:
+    from hainfra.verify import presence  # noqa: F401,I001 - first: it names what is missing
     from hainfra.verify import compute, dataflow, network, security, storage  # noqa: F401
 
 
@@ -49,10 +51,32 @@ def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
         try:
             rows.extend(r.as_dict(name) for r in fn(ctx))
         except Exception as exc:  # a check that crashes is a failure with its reason, never a pass
-            log.exception("check %s crashed", name)
-            rows.append({"check": name, "resource": "-", "status": "fail", "expected": "check runs",
-                         "found": f"{type(exc).__name__}: {exc}", "fix": "see the log", "mandatory": True})
+            rows.append(crash_row(name, exc, config))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# ids and names in AWS error messages: 'quoted', {'quoted'}, "Role NAME not found", bare ids like lt-0abc
+_NAMED = re.compile(r"'([^']+)'|Role (\S+) not found|\b((?:vpc|subnet|nat|lt|sg|igw|rtb|acl|eipalloc|fl|i)-[0-9a-f]{6,})\b")
+
+
+def crash_row(name: str, exc: Exception, config: StackConfig) -> dict[str, Any]:
+    """A failing row for a check that could not run; a missing resource is named, no traceback is printed."""
+    from hainfra.verify.presence import is_not_found
+
+    log.info("check %s could not run: %s: %s", name, type(exc).__name__, exc)  # the row says it
+    log.debug("check %s traceback", name, exc_info=exc)
+    if is_not_found(exc):
+        error = exc.response["Error"]  # type: ignore[attr-defined]
+        match = _NAMED.search(str(error.get("Message", "")))
+        resource = error.get("BucketName") or (next(g for g in match.groups() if g) if match else
+                                               f"({exc.operation_name} target)")  # type: ignore[attr-defined]
+        return {"check": name, "resource": resource, "status": "fail", "expected": "resource exists",
+                "found": f"missing ({error.get('Code')}: {error.get('Message')})",
+                "fix": f"see stack.resources-exist; `hainfra up --stack {config.stack}` recreates what is gone",
+                "mandatory": True}
+    return {"check": name, "resource": "-", "status": "fail", "expected": "check runs",
+            "found": f"{type(exc).__name__}: {exc}", "fix": "run `hainfra verify -v` for the traceback",
+            "mandatory": True}
 
 
 def mandatory_failures(results: pd.DataFrame) -> pd.DataFrame:

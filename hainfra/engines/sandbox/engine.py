@@ -284,7 +284,11 @@ class SandboxEngine(Engine):
                                api_calls=dict(ctx.calls))
 
     def outputs(self) -> dict[str, Any]:
-        return dict(State.for_stack(self.config.stack).outputs)
+        """The recorded outputs — an EmulatorError when the emulator holding them is gone or elsewhere."""
+        state = State.for_stack(self.config.stack)
+        if state.outputs:
+            self._state(self.endpoint_url)  # stale outputs name resources that no longer exist: say so
+        return dict(state.outputs)
 
     def destroy(self, forget: bool = False) -> OperationResult:
         """Delete in reverse creation order, then sweep the emulator: a leftover is an error.
