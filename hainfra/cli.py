@@ -113,6 +113,7 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)  # runs the finally below: the emulator process is stopped, its URL forgotten
 
+    emulator.check_serve(args.port)  # exit 2 before anything starts; another server's record stays
     signal.signal(signal.SIGTERM, stop)
     emu = emulator.Emulator(port=args.port).start()
     emulator.record(emu.url)

@@ -61,6 +61,16 @@ def test_an_idle_client_does_not_block_other_requests(emulator: Emulator) -> Non
             conn.close()
 
 
+def test_a_slow_client_does_not_block_other_requests(emulator: Emulator) -> None:
+    raw = socket.create_connection(("127.0.0.1", emulator.port))
+    slow = emulator_mod.LOOPBACK_TLS.wrap_socket(raw, server_hostname="127.0.0.1")
+    slow.sendall(b"GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the blank line that ends it
+    try:
+        assert emulator_mod.reachable(emulator.url, timeout=3), "a request behind a half-sent one got no answer"
+    finally:
+        slow.close()
+
+
 # --- item 4: a private emulator dies with its owner -------------------------------------------------------
 def test_private_emulator_dies_when_its_owner_is_killed(hainfra_home: Path) -> None:
     script = ("from hainfra.engines.sandbox.emulator import Emulator\nimport time\n"
@@ -115,6 +125,16 @@ def test_serve_on_a_busy_port_exits_2_and_leaves_the_first_servers_record(hainfr
     finally:
         first.terminate()
         first.wait(timeout=20)
+
+
+def test_second_serve_on_another_port_refuses_while_the_first_runs(emulator: Emulator, hainfra_home: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    hainfra_home.mkdir(parents=True)
+    record = json.dumps({"url": emulator.url, "pid": 1})
+    (hainfra_home / "emulator.json").write_text(record)
+    assert main(["sandbox", "serve", "--port", str(emulator_mod.free_port())]) == 2
+    assert f"already runs for {hainfra_home} at {emulator.url}" in capsys.readouterr().err
+    assert (hainfra_home / "emulator.json").read_text() == record
 
 
 @pytest.mark.parametrize("port", ["70000", "0", "-1"])
@@ -195,3 +215,24 @@ def test_state_of_a_live_emulator_elsewhere_names_it(make_config: Callable[..., 
         with pytest.raises(EmulatorError, match=f"still running at {emulator.url}"):
             get_engine("sandbox", config.replace(aws_endpoint_url=other.url)).preview()
 
+
+
+# --- item 8: a notebook kernel in notebooks/ shares the project's state and emulator ---------------------------
+def test_notebook_run_from_notebooks_folder_finds_the_served_emulator(emulator: Emulator, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    (project / ".hainfra").mkdir()
+    (project / ".hainfra" / "emulator.json").write_text(json.dumps({"url": emulator.url, "pid": 1}))  # serve's
+    monkeypatch.delenv("HAINFRA_HOME")  # as when Jupyter was started by hand
+    monkeypatch.setenv("PYTHONPATH", os.getcwd())
+    cell = ("from hainfra.engines.sandbox import emulator\nfrom hainfra.home import home\n"
+            "print(emulator.resolve(None), home())")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(project / "notebooks")}}).execute()
+    assert nb.cells[0].outputs[0]["text"].split() == [emulator.url, str(project / ".hainfra")]

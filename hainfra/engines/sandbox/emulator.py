@@ -161,6 +161,18 @@ def check_port(port: int) -> None:
                                                 "pick another with --port, or use the emulator already there") from None
 
 
+def check_serve(port: int) -> None:
+    """Before `sandbox serve` starts anything: a valid free port, and no other live server for this folder.
+
+    The record holds one server, which every later command uses: a second one would take it over.
+    """
+    check_port(port)
+    running = recorded_url()
+    if running and probe(running) != GONE:
+        raise ConfigError.one("port", port, f"a `hainfra sandbox serve` already runs for {home()} at {running}; "
+                                            "use it, or stop it first")
+
+
 def _record_path() -> Path:
     return home() / "emulator.json"
 

@@ -178,18 +178,26 @@ class SandboxEngine(Engine):
         current = emulator.identity(url)
         recorded = state.meta.get("emulator_id")
         if not state.empty and recorded and recorded != current:
-            elsewhere = state.meta.get("endpoint")
-            if elsewhere and elsewhere != url and emulator.probe(elsewhere) == emulator.ANSWERS \
-                    and emulator.identity(elsewhere) == recorded:
-                raise EmulatorError(
-                    f"the state of stack {self.config.stack!r} belongs to the emulator still running at {elsewhere}, "
-                    f"not to {url}. Fix: pass -p aws_endpoint_url {elsewhere}")
+            self._refuse_if_alive_elsewhere(state, url)
             raise EmulatorError(
                 f"the state of stack {self.config.stack!r} belongs to emulator {recorded} "
                 f"(last at {state.meta.get('endpoint')}), which is gone; this emulator ({url}) is {current} and "
                 f"holds none of it. Fix: `hainfra destroy --stack {self.config.stack} --forget` drops the stale state")
         state.meta.update(emulator_id=current, endpoint=url, region=self.config.region, engine=self.name)
         return state
+
+    def _refuse_if_alive_elsewhere(self, state: State, url: str) -> None:
+        """The stack's own emulator may still run at its old address: never call it gone then."""
+        elsewhere = state.meta.get("endpoint")
+        if not elsewhere or elsewhere == url:
+            return
+        status = emulator.probe(elsewhere)
+        if status == emulator.SILENT:
+            raise emulator.unreachable_error(elsewhere, status, f"the emulator holding stack {self.config.stack!r}")
+        if status == emulator.ANSWERS and emulator.identity(elsewhere) == state.meta.get("emulator_id"):
+            raise EmulatorError(
+                f"the state of stack {self.config.stack!r} belongs to the emulator still running at {elsewhere}, "
+                f"not to {url}. Fix: pass -p aws_endpoint_url {elsewhere}")
 
     def _check_types(self) -> None:
         """Every declared type needs a handler: refuse before anything is created."""
