@@ -9,6 +9,7 @@ the field, the bad value and the fix — before any resource is created.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import os
 import re
@@ -172,8 +173,6 @@ def _type_name(f: dataclasses.Field) -> str:
 
 
 def _suggest(key: str) -> str:
-    import difflib
-
     close = difflib.get_close_matches(key, FIELDS, n=1)
     return f"did you mean {close[0]!r}?" if close else f"known parameters: {', '.join(FIELDS)}"
 

@@ -131,7 +131,7 @@ def stack_secrets(config: StackConfig) -> list[str]:
 
 
 def _render_html(notebook_json: str) -> bytes:
-    import nbformat
+    import nbformat  # function-local: start-up time (only when archiving)
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter()
