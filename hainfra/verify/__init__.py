@@ -15,15 +15,12 @@ from typing import Any
 import pandas as pd
 
 from hainfra.config import StackConfig
+from hainfra.engines import get_engine
 from hainfra.errors import EngineError
+from hainfra.verify import compute, dataflow, network, presence, security, storage  # noqa: F401 - registers the checks
 from hainfra.verify.base import CHECKS, COLUMNS, VerifyContext
 
 log = logging.getLogger(__name__)
-
-
-def _load_checks() -> None:
-    from hainfra.verify import presence  # noqa: F401,I001 - first: it names what is missing
-    from hainfra.verify import compute, dataflow, network, security, storage  # noqa: F401
 
 
 def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
@@ -33,23 +30,20 @@ def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
     Raises:
         EngineError: when the stack has no outputs (not deployed).
     """
-    from hainfra.engines import get_engine
-
-    _load_checks()
     engine = engine or get_engine(None, config)
     outputs = engine.outputs()
     if not outputs:
         raise EngineError(f"stack {config.stack!r} is not deployed (no outputs); run `hainfra up --stack "
                           f"{config.stack}` first")
-    emulated = engine.name == "sandbox" or bool(config.aws_endpoint_url)
-    ctx = VerifyContext(config, outputs, engine.aws_client_kwargs(), emulated=emulated,
+    ctx = VerifyContext(config, outputs, engine.aws_client_kwargs(), emulated=engine.emulated,
                         wait_seconds=wait_seconds)
     rows: list[dict[str, Any]] = []
-    for name, fn in CHECKS.items():
+    first = [presence.CHECK] if presence.CHECK in CHECKS else []  # it names what is missing for the rest
+    for name in first + [n for n in CHECKS if n not in first]:
         if checks and name not in checks:
             continue
         try:
-            rows.extend(r.as_dict(name) for r in fn(ctx))
+            rows.extend(r.as_dict(name) for r in CHECKS[name](ctx))
         except Exception as exc:  # a check that crashes is a failure with its reason, never a pass
             rows.append(crash_row(name, exc, config))
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -61,11 +55,9 @@ _NAMED = re.compile(r"'([^']+)'|Role (\S+) not found|\b((?:vpc|subnet|nat|lt|sg|
 
 def crash_row(name: str, exc: Exception, config: StackConfig) -> dict[str, Any]:
     """A failing row for a check that could not run; a missing resource is named, no traceback is printed."""
-    from hainfra.verify.presence import is_not_found
-
     log.info("check %s could not run: %s: %s", name, type(exc).__name__, exc)  # the row says it
     log.debug("check %s traceback", name, exc_info=exc)
-    if is_not_found(exc):
+    if presence.is_not_found(exc):
         error = exc.response["Error"]  # type: ignore[attr-defined]
         match = _NAMED.search(str(error.get("Message", "")))
         resource = error.get("BucketName") or (next(g for g in match.groups() if g) if match else

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from hainfra.verify.base import Row, VerifyContext, check, check_row
 
+CHECK = "stack.resources-exist"
 # Error codes that mean "no such resource" (anything else is a real failure to read it).
 NOT_FOUND = ("NotFound", "NoSuch", "NonExistent", "DoesNotExist", "ResourceNotFound", "404")
 
@@ -78,7 +79,7 @@ def _ids(value: Any) -> list[str]:
     return [str(i) for i in (value if isinstance(value, list) else [value]) if i]
 
 
-@check("stack.resources-exist")
+@check(CHECK)
 def resources_exist(v: VerifyContext) -> Iterator[Row]:
     fix = (f"the resource is gone: `hainfra up --stack {v.config.stack}` recreates it, or `hainfra destroy "
            f"--stack {v.config.stack}` removes the rest")
