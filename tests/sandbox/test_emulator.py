@@ -85,25 +85,29 @@ def test_private_emulator_dies_when_its_owner_is_killed(hainfra_home: Path) -> N
     assert not _gone_within([server_pid], 10), "the emulator outlived the process that started it"
 
 
-def test_killed_runbook_leaves_no_emulator_or_kernel(tmp_path: Path, hainfra_home: Path) -> None:
-    runbook = subprocess.Popen(
-        [sys.executable, "-m", "hainfra.cli", "runbook", "--stack", "killed", "--archive", str(tmp_path / "archive"),
+@pytest.mark.parametrize("command", ["runbook", "run"])
+def test_killed_runbook_or_run_leaves_no_emulator_or_kernel(command: str, emulator: Emulator, tmp_path: Path,
+                                                            hainfra_home: Path) -> None:
+    args = ["runbook"] if command == "runbook" else ["run", "deploy", "-p", "aws_endpoint_url", emulator.url]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hainfra.cli", *args, "--stack", "killed", "--archive", str(tmp_path / "archive"),
          "-p", "asg_min", "2", "-p", "asg_desired", "2"],
         env={**os.environ, "PYTHONPATH": os.getcwd(), "HAINFRA_HOME": str(hainfra_home)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wanted = ["ipykernel", "moto_server"] if command == "runbook" else ["ipykernel"]
     deadline = time.monotonic() + 120
     children: list[psutil.Process] = []
-    while time.monotonic() < deadline:  # wait until the emulator and a notebook kernel both run
-        children = psutil.Process(runbook.pid).children(recursive=True)
+    while time.monotonic() < deadline:  # wait until its emulator (runbook) and a notebook kernel run
+        children = psutil.Process(proc.pid).children(recursive=True)
         lines = [" ".join(c.cmdline()) for c in children if c.is_running()]
-        if any("moto_server" in line for line in lines) and any("ipykernel" in line for line in lines):
+        if all(any(w in line for line in lines) for w in wanted):
             break
         time.sleep(0.2)
     else:
-        runbook.kill()
-        pytest.fail("the runbook never started its emulator and a kernel")
-    runbook.send_signal(signal.SIGKILL)
-    runbook.wait()
+        proc.kill()
+        pytest.fail(f"{command} never started {wanted}")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
     survivors = _gone_within([c.pid for c in children], 20)
     assert not survivors, [" ".join(psutil.Process(p).cmdline()) for p in survivors]
 
