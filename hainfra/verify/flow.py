@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hainfra.engines.sandbox.handlers.storage import empty_prefix
+from hainfra.aws import empty_prefix
 from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
 from hainfra.verify.dataflow import PROBE_PREFIX, broken_hop, event_for_key
 

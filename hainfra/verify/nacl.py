@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from hainfra import naming
+from hainfra.aws import tags_of
 from hainfra.components.network import nacl_rules
-from hainfra.verify.base import Row, VerifyContext, check, check_row, tags_of
+from hainfra.verify.base import Row, VerifyContext, check, check_row
 
 DEFAULT_RULE = 32767  # the implicit deny-all AWS adds to every NACL
 PROTOCOLS = {"tcp": "6", "udp": "17", "icmp": "1", "all": "-1"}

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hainfra import naming
-from hainfra.verify.base import VerifyContext, tags_of
+from hainfra.aws import tags_of
+from hainfra.verify.base import VerifyContext
 
 Tagged = Iterator[tuple[str, dict[str, str]]]
 

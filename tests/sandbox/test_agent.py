@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from hainfra.aws import Ctx
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.engines.sandbox.handlers import Ctx
 
 TERMINAL = {"Success", "Failed", "TimedOut", "Cancelled"}
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from hainfra import drill
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.engines.sandbox.handlers import Ctx
 from hainfra.errors import ConfigError
 
 pytestmark = pytest.mark.slow

@@ -34,7 +34,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hainfra.engines.sandbox.handlers import Ctx
+from hainfra.aws import Ctx
 
 log = logging.getLogger(__name__)
 

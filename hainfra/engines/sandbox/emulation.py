@@ -1,16 +1,17 @@
 """What the emulator adds to moto (emulation, documented as such): TLS a client can verify, the
-instance agent, and the Auto Scaling behaviour a drill needs.
+instance agent, the Auto Scaling behaviour a drill needs, and two fidelity fixes (a bucket's
+EventBridge notification setting is read back; deleting a NAT gateway frees its Elastic IP).
 
-``install(argv)`` is the one hook moto_server calls before serving: it replaces moto's throw-away
-``--ssl`` certificate by one made here for 127.0.0.1/localhost (so scripts run by the agent verify TLS
-with ``AWS_CA_BUNDLE`` instead of turning verification off), then installs the agent and the Auto
-Scaling emulation.
+``install(argv)`` is the one hook moto_server calls before serving. The server's TLS certificate is
+made here (``server_certificate``: its own CA, for 127.0.0.1 and localhost) so scripts run by the agent
+verify TLS with ``AWS_CA_BUNDLE`` instead of turning verification off.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
+import functools
 import ipaddress
 import shutil
 import tempfile
@@ -22,8 +23,8 @@ from hainfra.engines.sandbox import agent, asg_emulation
 HOSTS = ("127.0.0.1", "localhost")
 
 
-def certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for the loopback names (its own CA), and its private key (mode 0600)."""
+def certificate() -> tuple[bytes, bytes]:
+    """A self-signed certificate for the loopback names (its own CA) and its private key, as PEM."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -42,12 +43,24 @@ def certificate(folder: Path) -> tuple[Path, Path]:
             .add_extension(ski, critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
             .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "emulator.crt", folder / "emulator.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.touch(mode=0o600)
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+@functools.cache
+def server_certificate() -> tuple[bytes, bytes]:
+    """This emulator's certificate and key (made once per process; the key never touches a lasting file)."""
+    return certificate()
+
+
+def ca_bundle() -> str:
+    """A file holding the emulator's certificate, for ``AWS_CA_BUNDLE`` (removed when the emulator exits)."""
+    folder = Path(tempfile.mkdtemp(prefix="hainfra-emulator-ca-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "emulator.crt"
+    path.write_bytes(server_certificate()[0])
+    return str(path)
 
 
 def report_eventbridge_notifications() -> None:
@@ -103,19 +116,11 @@ def _option(argv: list[str], short: str, long: str, default: str) -> str:
     return default
 
 
-def install(argv: list[str]) -> list[str]:
-    """Install the emulation into moto; returns moto's arguments (``--ssl`` → this emulator's certificate)."""
+def install(argv: list[str]) -> None:
+    """Install the emulation into moto, before it serves (``argv``: moto's arguments, for host and port)."""
     host, port = _option(argv, "-H", "--host", "127.0.0.1"), _option(argv, "-p", "--port", "5000")
-    scheme = "https" if "--ssl" in argv else "http"
-    ca_bundle = ""
-    if scheme == "https":
-        folder = Path(tempfile.mkdtemp(prefix="hainfra-emulator-tls-"))
-        atexit.register(shutil.rmtree, folder, True)
-        cert, key = certificate(folder)
-        argv = [a for a in argv if a != "--ssl"] + ["--ssl-cert", str(cert), "--ssl-key", str(key)]
-        ca_bundle = str(cert)
+    https = "--ssl" in argv
     report_eventbridge_notifications()
     release_nat_addresses()
-    agent.install(agent.Endpoint(f"{scheme}://{host}:{port}", ca_bundle))
+    agent.install(agent.Endpoint(f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""))
     asg_emulation.install()
-    return argv

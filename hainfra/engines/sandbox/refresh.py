@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hainfra.engines.sandbox.handlers import Ctx
+from hainfra.aws import Ctx
 
 DEAD_STATES = ("deleting", "deleted", "failed")
 
