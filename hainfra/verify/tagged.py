@@ -36,8 +36,9 @@ def ec2_tagged(v: VerifyContext) -> Tagged:
             yield eip["AllocationId"], tags_of(eip.get("Tags"))
     for flow in ec2.describe_flow_logs(FlowLogIds=[v.outputs["flow_log_id"]])["FlowLogs"]:
         yield flow["FlowLogId"], tags_of(flow.get("Tags"))
-    for lt in ec2.describe_launch_templates(LaunchTemplateIds=[v.outputs["launch_template_id"]])["LaunchTemplates"]:
-        yield lt["LaunchTemplateName"], tags_of(lt.get("Tags"))
+    # DescribeTags, not DescribeLaunchTemplates: moto's copy of a template's tags stays as created
+    lt = v.outputs["launch_template_id"]
+    yield lt, tags_of(ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [lt]}])["Tags"])
 
 
 def service_tagged(v: VerifyContext) -> Tagged:

@@ -166,7 +166,8 @@ DRIFTS: dict[str, Drift] = {
                 {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
                                                         "KMSMasterKeyID": s.outputs["kms_key_arn"]},
                  "BucketKeyEnabled": True}]}),
-        "none"),  # moto keeps no default after the delete; AWS would report AES256
+        # moto keeps no default after the delete (AWS would report AES256); the instance's probe is unencrypted too
+        "none", also=("dataflow.instance-to-s3",)),
     "subnet back on the default NACL": Drift(
         "network.nacl-association",
         lambda s: _reassociate(s, _default_acl(s)),
@@ -198,7 +199,7 @@ DRIFTS: dict[str, Drift] = {
             Bucket=s.outputs["bucket_name"], NotificationConfiguration={}),
         lambda s: s.aws.client("s3").put_bucket_notification_configuration(
             Bucket=s.outputs["bucket_name"], NotificationConfiguration={"EventBridgeConfiguration": {}}),
-        "bucket notifications off"),
+        "bucket notifications off", also=("dataflow.instance-to-s3",)),  # its eventbridge hop
     "required tag removed": Drift(
         "tags.required",
         lambda s: s.ec2().delete_tags(Resources=[s.outputs["vpc_id"]], Tags=[{"Key": "Stack"}]),

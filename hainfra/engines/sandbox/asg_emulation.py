@@ -5,7 +5,7 @@ marked Unhealthy, and replaces one terminated through TerminateInstances synchro
 ignoring suspended processes and without registering the new instance with the group's target groups.
 In the emulator process this module replaces that with what the Auto Scaling service does:
 - **AZ balance on launch**: each new instance goes to the group subnet whose AZ has the fewest InService
-  instances of the group (ties: subnet order);
+  instances of the group (ties: subnet order), and carries its launch template's instance profile;
 - **replacement**: a reconciler thread (every ``RECONCILE_SECONDS``) marks instances that are no longer
   running Unhealthy; unless the group's ``ReplaceUnhealthy`` process is suspended it terminates the
   Unhealthy ones, deregisters them from the group's target groups and, unless ``Launch`` is suspended,
@@ -40,6 +40,19 @@ def _subnet_for_next(group: Any, zones: str | None) -> str | None:
     return min(subnets, key=lambda s: (counts[s], subnets.index(s)))
 
 
+def _attach_profile(group: Any, instance: Any) -> None:
+    """Give the instance its launch template's instance profile at launch, as EC2 does (moto launches
+    from a template without it); a later template version never changes a running instance's role."""
+    template = group.ec2_launch_template
+    if template is None:
+        return
+    data = template.get_version(group.launch_template_version or "$Default").data
+    arn = (data.get("IamInstanceProfile") or {}).get("Arn")
+    if arn and instance.id not in group.autoscaling_backend.ec2_backend.iam_instance_profile_associations:
+        group.autoscaling_backend.ec2_backend.associate_iam_instance_profile(instance.id,
+                                                                             iam_instance_profile_arn=arn)
+
+
 def install() -> None:
     """Balance launches over the group's AZs and start the replacement reconciler (once per process)."""
     from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
@@ -53,6 +66,7 @@ def install() -> None:
                 for _ in range(count_needed):
                     self.vpc_zone_identifier = _subnet_for_next(self, zones) or zones
                     launch(self, 1, dict(propagated_tags))
+                    _attach_profile(self, self.instance_states[-1].instance)
             finally:
                 self.vpc_zone_identifier = zones
 
