@@ -183,9 +183,19 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from hainfra import audit
 
-    print(audit.verify(args.archive))
+    report = audit.check(args.archive, keys=Path(args.keys) if args.keys else None)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def cmd_audit_repair(args: argparse.Namespace) -> int:
+    from hainfra import audit
+
+    print(audit.repair(args.archive))
     return 0
 
 
@@ -241,11 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the run archive").add_subparsers(dest="audit", required=True)
     for name, fn, help_ in (("list", cmd_audit_list, "archived runs"), ("show", cmd_audit_show, "one run's record"),
-                            ("verify", cmd_audit_verify, "recompute every hash")):
+                            ("verify", cmd_audit_verify, "check hashes, signatures and the anchored head"),
+                            ("repair", cmd_audit_repair, "move a torn last index line aside (never deleted)")):
         p = add(name, fn, help_, parent=audit, stack=False)
         p.add_argument("--archive", default="archive")
         if name == "show":
             p.add_argument("run", help="run id")
+        if name == "verify":
+            p.add_argument("--keys", help="folder of pinned public keys (default: the config folder's audit-keys)")
     return parser
 
 

@@ -27,7 +27,7 @@ import yaml
 import hainfra
 from hainfra.config import FIELDS, StackConfig
 from hainfra.errors import ConfigError
-from hainfra.runbook import archive
+from hainfra.audit import archive
 
 log = logging.getLogger(__name__)
 

@@ -117,7 +117,7 @@ def test_edited_or_removed_index_entry_is_detected(tmp_path: Path) -> None:
 def test_archived_files_are_never_overwritten(tmp_path: Path) -> None:
     archive, record = _one_run(tmp_path)
     folder = archive / "tamper" / record["started"][:10] / record["run_id"]
-    from hainfra.runbook.archive import write_new
+    from hainfra.audit.archive import write_new
 
     with pytest.raises(FileExistsError):
         write_new(folder / "run.json", b"{}")
