@@ -48,10 +48,10 @@ def print_progress(event: Any) -> None:
         print(f"  !! {event.action:8} {short_type(event.type):40} {event.name}: {event.message}", flush=True)
 
 
-def _engine(args: argparse.Namespace) -> Any:
+def _engine(args: argparse.Namespace, config: Any = None) -> Any:
     from hainfra.engines import get_engine
 
-    return get_engine(None, _config(args), progress=print_progress)
+    return get_engine(None, config or _config(args), progress=print_progress)
 
 
 # --- subcommands: each returns an exit code -----------------------------------------------------
@@ -77,10 +77,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    result = _engine(args).up(policy_override=args.skip_policy)
-    print(result.describe())
-    for key, value in result.outputs.items():
-        print(f"  {key:22} {value}")
+    from hainfra.audit.record import command_recording
+
+    config = _config(args)
+    with command_recording(config, "up", args.archive, policy_override=args.skip_policy or "") as recorded:
+        result = _engine(args, config).up(policy_override=args.skip_policy)
+        text = "\n".join([result.describe()] + [f"  {key:22} {value}" for key, value in result.outputs.items()])
+        recorded.outcome, recorded.files = "success", {"up.txt": text.encode()}
+    print(text)
+    print(f"recorded in {args.archive} as {recorded.record['run_id']} (signed by key {recorded.signer.fingerprint})")
     return 0
 
 
@@ -95,12 +100,19 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
-    engine = _engine(args)
-    result = engine.destroy(forget=args.forget) if engine.name == "sandbox" else engine.destroy()
-    print(result.describe())
-    if result.sweep is not None:
-        print(f"sweep: {int(result.sweep['remaining'].sum())} resources of the stack left in "
-              f"{len(result.sweep)} service checks")
+    from hainfra.audit.record import command_recording
+
+    config = _config(args)
+    with command_recording(config, "destroy", args.archive) as recorded:
+        engine = _engine(args, config)
+        result = engine.destroy(forget=args.forget) if engine.name == "sandbox" else engine.destroy()
+        text = result.describe()
+        if result.sweep is not None:
+            text += (f"\nsweep: {int(result.sweep['remaining'].sum())} resources of the stack left in "
+                     f"{len(result.sweep)} service checks")
+        recorded.outcome, recorded.files = "success", {"destroy.txt": text.encode()}
+    print(text)
+    print(f"recorded in {args.archive} as {recorded.record['run_id']} (signed by key {recorded.signer.fingerprint})")
     return 0
 
 
@@ -154,6 +166,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     record = runner.run_stage(args.stage, stack=args.stack, params=dict(args.param or []), params_file=args.file,
                               archive_root=args.archive)
     print(runner.describe(record))
+    print(runner.signed_by([record]))
     return 0 if record["outcome"] == "success" else 1
 
 
@@ -187,7 +200,15 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
     from hainfra import audit
 
-    report = audit.check(args.archive, keys=Path(args.keys) if args.keys else None)
+    mirror = None
+    if args.remote:
+        from hainfra.config import StackConfig
+        from hainfra.errors import ConfigError
+
+        mirror = audit.mirror_for(StackConfig.load(dict(args.param or []), file=args.config))
+        if mirror is None:
+            raise ConfigError.one("archive_s3_uri", "", "--remote needs the mirror: -p archive_s3_uri s3://BUCKET/PREFIX")
+    report = audit.check(args.archive, keys=Path(args.keys) if args.keys else None, mirror=mirror)
     print(report)
     return 0 if report.ok else 1
 
@@ -225,9 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("preview", cmd_preview, "planned change per resource")
     up = add("up", cmd_up, "deploy or update the stack")
     up.add_argument("--skip-policy", metavar="REASON", help="deploy despite mandatory policy findings (audited)")
+    up.add_argument("--archive", default="archive", help="audit archive folder that records this command")
     add("outputs", cmd_outputs, "outputs of the deployed stack")
     destroy = add("destroy", cmd_destroy, "delete the stack and prove nothing is left")
     destroy.add_argument("--forget", action="store_true", help="drop state of an emulator that is gone")
+    destroy.add_argument("--archive", default="archive", help="audit archive folder that records this command")
     verify = add("verify", cmd_verify, "check the live stack")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to wait for asynchronous deliveries")
     add("policy", cmd_policy, "preflight policy findings", engine=False)
@@ -259,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("run", help="run id")
         if name == "verify":
             p.add_argument("--keys", help="folder of pinned public keys (default: the config folder's audit-keys)")
+            p.add_argument("--remote", action="store_true", help="also compare with the S3 mirror (archive_s3_uri)")
+            p.add_argument("--config", help="YAML file of parameters (archive_s3_uri, region, aws_endpoint_url)")
+            p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
     return parser
 
 

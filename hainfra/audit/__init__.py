@@ -18,7 +18,35 @@ from hainfra.audit import chain, signing, witness
 from hainfra.audit.verify import Report, check
 from hainfra.errors import AuditError
 
-__all__ = ["Report", "check", "repair", "runs", "show", "verify"]
+__all__ = ["Report", "check", "mirror_for", "repair", "runs", "show", "signer_for", "verify"]
+
+
+def _aws(config: Any) -> dict[str, Any]:
+    """boto3 client arguments for the config's AWS (the emulator when ``aws_endpoint_url`` is set)."""
+    kwargs: dict[str, Any] = {"region_name": config.region}
+    if config.aws_endpoint_url:
+        from hainfra.engines.sandbox.handlers import SANDBOX_CREDENTIALS, is_loopback
+
+        kwargs.update(endpoint_url=config.aws_endpoint_url, verify=not is_loopback(config.aws_endpoint_url),
+                      **SANDBOX_CREDENTIALS)
+    return kwargs
+
+
+def signer_for(config: Any) -> signing.Signer:
+    """The signer named by the config's ``audit_signer``."""
+    return signing.get_signer(config.audit_signer, aws=_aws(config))
+
+
+def mirror_for(config: Any) -> Any:
+    """The S3 Object Lock mirror named by ``archive_s3_uri``, or None."""
+    if not config.archive_s3_uri:
+        return None
+    import boto3
+
+    from hainfra.audit.mirror import S3Mirror
+
+    return S3Mirror(config.archive_s3_uri, config.archive_lock_mode, config.archive_lock_days,
+                    boto3.client("s3", **_aws(config)))
 
 
 def _finished(root: Path) -> dict[str, dict[str, Any]]:
@@ -49,12 +77,15 @@ def show(run_id: str, root: str | Path = "archive") -> dict[str, Any]:
     raise AuditError(f"no finished run {run_id!r} in {Path(root).resolve()}; `hainfra audit list` shows the runs")
 
 
-def verify(root: str | Path = "archive", keys: Path | None = None) -> str:
-    """The verify report as text; raises AuditError (whose message is the report) unless all is well."""
+def verify(root: str | Path = "archive", keys: Path | None = None, mirror: Any = None) -> str:
+    """The verify report as text; raises AuditError (whose message is the report) unless all is well.
+
+    With ``mirror`` (see :func:`mirror_for`) the local archive is also compared with its S3 copy.
+    """
     root = Path(root)
-    if not (root / chain.INDEX).exists() and witness.read(root) is None:
+    if not (root / chain.INDEX).exists() and witness.read(root) is None and mirror is None:
         raise AuditError(f"no archive index at {root / chain.INDEX} (and no witness of one)")
-    report = check(root, keys)
+    report = check(root, keys, mirror)
     if not report.ok:
         raise AuditError(str(report))
     return str(report)

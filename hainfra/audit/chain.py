@@ -78,7 +78,7 @@ def entries(root: Path) -> list[dict[str, Any]]:
     return [e for e in read(root).entries if e is not None]
 
 
-def append(root: Path, fields: dict[str, Any], signer: signing.Signer, mirror: Any = None) -> dict[str, Any]:
+def append(root: Path, fields: dict[str, Any], signer: signing.Signer) -> dict[str, Any]:
     """Sign and append one entry under an exclusive lock, then anchor it; returns the entry.
 
     Refuses (AuditError) while the last line is torn: `hainfra audit repair` moves it aside.
@@ -101,8 +101,6 @@ def append(root: Path, fields: dict[str, Any], signer: signing.Signer, mirror: A
             fh.flush()
             os.fsync(fh.fileno())
             witness.advance(root, entry, index.hashes, entry["time"])
-            if mirror is not None:
-                mirror.put_entry(entry)
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
     return entry

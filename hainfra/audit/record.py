@@ -17,9 +17,11 @@ import logging
 import os
 import socket
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,29 @@ STARTED_FIELDS = ("run_id", "run_group", "stage", "stack", "actor", "host", "sta
 
 def actor() -> str:
     return os.environ.get("HAINFRA_ACTOR") or getpass.getuser()
+
+
+def new_run_id(stage: str) -> str:
+    return f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{stage}-{uuid.uuid4().hex[:8]}"
+
+
+def command_recording(config: Any, command: str, root: str | Path, **fields: Any) -> AbstractContextManager[Stage]:
+    """Record a state-changing CLI command (``up``, ``destroy``) in the same archive as the notebooks."""
+    import hainfra
+    from hainfra import audit
+    from hainfra.config import SECRET_FIELDS
+
+    record = base_record(new_run_id(command), command, config.stack, engine=config.engine, config=redacted_config(config),
+                         hainfra_version=hainfra.__version__, parameters=None, **fields)
+    secrets = [v for k, v in config.as_dict().items() if k in SECRET_FIELDS and v]
+    return recording(root, record, signer=audit.signer_for(config), mirror=audit.mirror_for(config), secrets=secrets)
+
+
+def redacted_config(config: Any) -> dict[str, Any]:
+    """The resolved configuration with secret fields masked, for run.json and the HTML header."""
+    from hainfra.config import MASK, SECRET_FIELDS
+
+    return {k: MASK if k in SECRET_FIELDS and v else v for k, v in config.as_dict().items()}
 
 
 def base_record(run_id: str, stage: str, stack: str, **fields: Any) -> dict[str, Any]:
@@ -56,6 +81,7 @@ class Stage:
     files: dict[str, bytes] = field(default_factory=dict)
     render: Callable[[dict[str, Any]], dict[str, bytes]] | None = None  # files from the final record
     result: dict[str, Any] | None = None  # the archived record, once finished
+    mirror_errors: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -65,7 +91,7 @@ def recording(root: str | Path, record: dict[str, Any], *, signer: Signer, mirro
     stage = Stage(Path(root), {**record, "signer": signer.fingerprint}, signer, mirror, list(secrets or []))
     started = {"kind": "started", "pid": record.get("pid"), **{k: record.get(k) for k in STARTED_FIELDS}}
     try:
-        chain.append(stage.root, started, signer, mirror)
+        _mirror(stage, "put_entry", chain.append(stage.root, started, signer))
     except OSError as exc:
         raise ArchiveWriteError(f"cannot write the write-ahead entry to {stage.root / chain.INDEX} ({exc}); "
                                 f"{record['stage']} was not run — fix the archive folder and run it again") from exc
@@ -82,6 +108,19 @@ def recording(root: str | Path, record: dict[str, Any], *, signer: Signer, mirro
         raise
     else:
         _finish(stage)
+    if stage.mirror_errors:
+        raise AuditError(f"run {record['run_id']} is archived locally but not fully mirrored: "
+                         f"{'; '.join(stage.mirror_errors)}")
+
+
+def _mirror(stage: Stage, method: str, *args: Any) -> None:
+    """Upload to the mirror; a failure is collected (the local archive already holds it) and raised at the end."""
+    if stage.mirror is not None:
+        try:
+            getattr(stage.mirror, method)(*args)
+        except AuditError as exc:
+            log.error("%s", exc)
+            stage.mirror_errors.append(str(exc))
 
 
 def _finish(stage: Stage) -> None:
@@ -90,7 +129,7 @@ def _finish(stage: Stage) -> None:
     files = stage.render(record) if stage.render else stage.files
     try:
         record, run_sha = archive.write_run(stage.root, record, files)
-        chain.append(stage.root, {"kind": "finished", "run_id": record["run_id"], "stage": record["stage"],
+        entry = chain.append(stage.root, {"kind": "finished", "run_id": record["run_id"], "stage": record["stage"],
                                   "stack": record["stack"], "outcome": record["outcome"],
                                   "path": str(archive.run_folder(stage.root, record).relative_to(stage.root)),
                                   "run_json_sha256": run_sha}, stage.signer)
@@ -99,8 +138,8 @@ def _finish(stage: Stage) -> None:
         raise ArchiveWriteError(f"could not archive run {record['run_id']} in {stage.root} ({exc}); the executed "
                                 f"notebook and its record are kept in {spool}", spool=str(spool)) from exc
     stage.result = record
-    if stage.mirror is not None:
-        stage.mirror.put_run(stage.root, archive.run_folder(stage.root, record))
+    _mirror(stage, "put_entry", entry)
+    _mirror(stage, "put_run", stage.root, archive.run_folder(stage.root, record))
 
 
 def _redacted_cell(cell: dict[str, Any] | None, secrets: list[str]) -> dict[str, Any] | None:
@@ -128,6 +167,9 @@ def spool_run(record: dict[str, Any], files: dict[str, bytes], error: BaseExcept
 # --- the readable header of an archived HTML rendering ---------------------------------------------------
 HEADER_STYLE = ("font-family:sans-serif;border:2px solid #333;padding:12px;margin:12px;max-width:1240px;"
                 "overflow-wrap:anywhere")
+# Archived tables are complete (never truncated), so they wrap to fit a 1280 px page instead.
+PAGE_STYLE = ("body{max-width:1280px} table{max-width:1240px;table-layout:auto} "
+              "td,th{white-space:normal!important;overflow-wrap:anywhere;word-break:break-word}")
 
 
 def header_html(record: dict[str, Any]) -> str:
@@ -145,7 +187,7 @@ def header_html(record: dict[str, Any]) -> str:
     cells = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
                     f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     config = html.escape(json.dumps(record.get("config") or {}, indent=1, sort_keys=True))
-    return (f"<header id='hainfra-record' style='{HEADER_STYLE}'><h2>hainfra run record</h2><table>{cells}</table>"
+    return (f"<style>{PAGE_STYLE}</style><header id='hainfra-record' style='{HEADER_STYLE}'><h2>hainfra run record</h2><table>{cells}</table>"
             f"<details><summary>resolved configuration (secrets redacted)</summary><pre style='white-space:pre-wrap'>"
             f"{config}</pre></details></header>")
 

@@ -88,8 +88,8 @@ def _check_files(root: Path, n: int, entry: dict[str, Any], report: Report) -> N
             report.files += 1
 
 
-def check(root: str | Path, keys: Path | None = None) -> Report:
-    """Every check on the local archive and its witness; never raises for a finding."""
+def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Report:
+    """Every check on the local archive, its witness and (given) its S3 mirror; never raises for a finding."""
     root = Path(root)
     index, report, anchor = chain.read(root), Report(root), witness.read(root)
     prev, open_runs = chain.GENESIS, {}
@@ -122,6 +122,10 @@ def check(root: str | Path, keys: Path | None = None) -> Report:
         report.problems.append(f"line {len(index.entries) + 1} of {root / chain.INDEX} is torn ({len(index.torn)} "
                                f"bytes, an interrupted write): `hainfra audit repair --archive {root}` moves it aside")
     _check_witness(root, anchor, index, report, keys)
+    if mirror is not None:
+        remote = mirror.compare(root)
+        report.problems += remote
+        report.notes.append(f"compared with the mirror {mirror.uri}: {'agrees' if not remote else 'DIFFERS'}")
     return report
 
 

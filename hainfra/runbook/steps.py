@@ -12,6 +12,9 @@ from hainfra.engines import OperationResult, ProgressEvent, get_engine
 from hainfra.errors import ConfigError, VerifyFailed
 
 log = logging.getLogger(__name__)
+# Archived notebooks show every row and column (all resources, the whole verify table), never "...".
+pd.set_option("display.max_rows", None, "display.max_columns", None, "display.max_colwidth", None,
+              "display.width", None)
 
 
 def load_config(stack: str, params: dict[str, Any] | None = None, config_file: str = "") -> StackConfig:

@@ -9,6 +9,7 @@ A check the emulator cannot perform says ``skip`` and why — never a silent pas
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pandas as pd
@@ -57,6 +58,10 @@ def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
 
 def mandatory_failures(results: pd.DataFrame) -> pd.DataFrame:
     return results[(results["status"] == "fail") & (results["mandatory"])]
+
+
+# What summary() prints; the runbook reads the counts back from the executed notebook for the run record.
+SUMMARY = re.compile(r"verify (passed|FAILED): (\d+) pass, (\d+) fail, (\d+) skip")
 
 
 def summary(results: pd.DataFrame) -> str:

@@ -263,3 +263,37 @@ def test_verify_with_keys_from_elsewhere(root: Path, tmp_path: Path) -> None:
     assert "not pinned" in str(audit.check(root, keys=elsewhere))
     shutil.copytree(signing.keys_dir(), elsewhere)
     assert audit.check(root, keys=elsewhere).ok
+
+
+# --- CLI commands are recorded too -------------------------------------------------------------------------
+class FakeEngine:
+    name = "sandbox"
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.fail = fail
+
+    def up(self, policy_override: str | None = None) -> object:
+        if self.fail:
+            raise self.fail
+        return type("Result", (), {"describe": lambda self: "3 created", "outputs": {"vpc_id": "vpc-1"}})()
+
+
+def test_cli_up_is_recorded_with_its_policy_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    from hainfra.errors import PolicyViolation
+
+    root = tmp_path / "archive"
+    monkeypatch.setattr(cli, "_engine", lambda args, config=None: FakeEngine())
+    argv = ["up", "--stack", "cli", "--archive", str(root), "-p", "pulumi_config_passphrase", "pass-CANARY-123"]
+    assert cli.main([*argv, "--skip-policy", "change CHG-7"]) == 0
+    assert "signed by key" in capsys.readouterr().out
+    monkeypatch.setattr(cli, "_engine", lambda args, config=None: FakeEngine(PolicyViolation("iam.star on role x")))
+    assert cli.main(argv) == 1
+    runs = audit.runs(root)
+    assert list(zip(runs["stage"], runs["outcome"], runs["policy_override"], strict=True)) == [
+        ("up", "success", "change CHG-7"), ("up", "failed", "")]
+    failed = audit.show(runs["run_id"][1], root)
+    assert failed["failing_cell"] == {"ename": "PolicyViolation", "evalue": "iam.star on role x"}
+    assert failed["config"]["pulumi_config_passphrase"] == "********"
+    assert "pass-CANARY-123" not in "".join(p.read_text() for p in root.rglob("*") if p.is_file())
+    assert "2 runs" in audit.verify(root)
