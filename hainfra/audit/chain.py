@@ -10,6 +10,7 @@ stage's first cell), ``finished`` (its outcome and the sha256 of its ``run.json`
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -36,35 +37,39 @@ def entry_hash(entry: dict[str, Any]) -> str:
 
 @dataclass
 class Index:
-    """An index read from disk: parsed entries, raw lines, and a torn last line if there is one."""
+    """An index read from disk: its complete lines (parsed on demand) and a torn last line if there is one."""
 
-    entries: list[dict[str, Any] | None] = field(default_factory=list)  # None: a line that is not JSON
+    lines: list[bytes] = field(default_factory=list)
     torn: bytes | None = None  # the unterminated or unparsable last line
     torn_offset: int = 0  # where the torn line starts
 
-    @property
-    def hashes(self) -> list[str]:
-        return [str((e or {}).get("hash")) for e in self.entries]
+    @functools.cached_property
+    def entries(self) -> list[dict[str, Any] | None]:
+        """Every entry; None for a line that is not JSON."""
+        return [_load(line) for line in self.lines]
+
+    def hash_at(self, seq: int) -> str:
+        """The stated hash of entry ``seq`` (1-based) without parsing the others: appends stay O(1) in JSON."""
+        return str((_load(self.lines[seq - 1]) or {}).get("hash"))
+
+
+def _load(line: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def parse(data: bytes) -> Index:
-    """Split the index into entries; an unterminated or unparsable *last* line is torn, not tampered."""
-    index = Index()
-    lines = data.split(b"\n")
-    complete, tail = lines[:-1], lines[-1]  # tail: bytes after the last newline ('' when terminated)
-    offset = 0
-    for n, line in enumerate(complete):
-        last = n == len(complete) - 1 and not tail
-        try:
-            index.entries.append(json.loads(line))
-        except ValueError:
-            if last:
-                index.torn, index.torn_offset = line, offset
-                break
-            index.entries.append(None)
-        offset += len(line) + 1
+    """Split the index into lines; an unterminated or unparsable *last* line is torn, not tampered."""
+    *complete, tail = data.split(b"\n")  # tail: bytes after the last newline (b"" when terminated)
+    index = Index(lines=complete)
     if tail:
-        index.torn, index.torn_offset = tail, offset
+        index.torn, index.torn_offset = tail, len(data) - len(tail)
+    elif complete and _load(complete[-1]) is None:
+        index.torn, index.torn_offset = complete[-1], len(data) - len(complete[-1]) - 1
+        index.lines = complete[:-1]
     return index
 
 
@@ -90,17 +95,16 @@ def append(root: Path, fields: dict[str, Any], signer: signing.Signer) -> dict[s
             fh.seek(0)
             index = parse(fh.read())
             if index.torn is not None:
-                raise AuditError(f"{root / INDEX}: the last line (entry {len(index.entries) + 1}) is torn — an "
+                raise AuditError(f"{root / INDEX}: the last line (entry {len(index.lines) + 1}) is torn — an "
                                  f"interrupted write; run `hainfra audit repair --archive {root}` to move it aside")
-            last = index.entries[-1] if index.entries else None
-            entry = {**fields, "seq": len(index.entries) + 1, "prev": last["hash"] if last else GENESIS,
+            entry = {**fields, "seq": len(index.lines) + 1, "prev": index.hash_at(len(index.lines)) if index.lines else GENESIS,
                      "time": utc(), "key": signer.fingerprint}
             entry["hash"] = entry_hash(entry)
             entry["sig"] = signing.signature(signer, entry["hash"].encode())
             fh.write((json.dumps(entry, sort_keys=True) + "\n").encode())
             fh.flush()
             os.fsync(fh.fileno())
-            witness.advance(root, entry, index.hashes, entry["time"])
+            witness.advance(root, entry, index, entry["time"])
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
     return entry
@@ -125,7 +129,7 @@ def repair(root: Path, signer: signing.Signer) -> str:
             os.fsync(fh.fileno())
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-    entry = append(root, {"kind": "repair", "moved_aside": aside.name, "line": len(index.entries) + 1,
+    entry = append(root, {"kind": "repair", "moved_aside": aside.name, "line": len(index.lines) + 1,
                           "bytes": len(index.torn), "sha256": hashlib.sha256(index.torn).hexdigest()}, signer)
     return (f"moved the torn line {entry['line']} ({len(index.torn)} bytes) to {aside}; "
             f"recorded as entry {entry['seq']}: archiving continues")

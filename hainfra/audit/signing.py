@@ -11,7 +11,6 @@ asymmetric key instead (ECC_NIST_P256 or RSA). Either way the public key is *pin
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import logging
 import os
@@ -77,17 +76,20 @@ def pin(public_key: Any) -> str:
     return fp
 
 
-@functools.lru_cache(maxsize=64)
-def _load_pinned(path: str, mtime: float) -> Any:
-    return serialization.load_pem_public_key(Path(path).read_bytes())
+_PINNED: dict[str, Any] = {}  # path -> key, for keys whose file matched its fingerprint (verify checks thousands)
 
 
 def pinned_key(fp: str, directory: Path | None = None) -> Any | None:
-    path = (directory or keys_dir()) / f"{fp}.pem"
-    if not path.is_file():
-        return None
-    key = _load_pinned(str(path), path.stat().st_mtime)
-    return key if fingerprint(key) == fp else None  # a file renamed to another key's fingerprint is no pin
+    path = str((directory or keys_dir()) / f"{fp}.pem")
+    if path not in _PINNED:
+        try:
+            key = serialization.load_pem_public_key(Path(path).read_bytes())
+        except (OSError, ValueError):
+            return None
+        if fingerprint(key) != fp:  # a file renamed to another key's fingerprint is no pin
+            return None
+        _PINNED[path] = key
+    return _PINNED[path]
 
 
 @dataclass

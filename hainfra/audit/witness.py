@@ -41,27 +41,28 @@ def _write(root: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def missing_head(witness: dict[str, Any] | None, hashes: list[str]) -> str | None:
-    """Why the anchored head is not in an index whose entry hashes are ``hashes`` (None if it is)."""
+def missing_head(witness: dict[str, Any] | None, index: Any) -> str | None:
+    """Why the anchored head is not in ``index`` (a ``chain.Index``), or None if it is."""
     if not witness or not witness.get("seq"):
         return None
-    seq, anchored = witness["seq"], witness["hash"]
-    if len(hashes) < seq:
-        gone = "the index is empty or missing" if not hashes else f"the index ends at sequence {len(hashes)}"
+    seq, anchored, count = witness["seq"], witness["hash"], len(index.lines)
+    if count < seq:
+        gone = "the index is empty or missing" if not count else f"the index ends at sequence {count}"
         return (f"history loss: the witness anchors sequence {seq} (hash {anchored[:12]}…) but {gone} — "
-                f"entries {len(hashes) + 1}..{seq} were dropped, or the archive was wiped or recreated")
-    if hashes[seq - 1] != anchored:
+                f"entries {count + 1}..{seq} were dropped, or the archive was wiped or recreated")
+    found = index.hash_at(seq)
+    if found != anchored:
         return (f"history loss: entry {seq} is not the anchored head (hash {anchored[:12]}…, found "
-                f"{hashes[seq - 1][:12]}…) — the index was recreated or rewritten up to the last anchored sequence {seq}")
+                f"{found[:12]}…) — the index was recreated or rewritten up to the last anchored sequence {seq}")
     return None
 
 
-def advance(root: Path, entry: dict[str, Any], hashes_before: list[str], when: str) -> None:
+def advance(root: Path, entry: dict[str, Any], index_before: Any, when: str) -> None:
     """Anchor ``entry`` as the new head; first record a loss if the old head is no longer in the index."""
     witness = read(root) or {"archive": str(root.resolve()), "losses": []}
-    loss = missing_head(witness, hashes_before)
+    loss = missing_head(witness, index_before)
     if loss:
         witness["losses"].append({"detected": when, "anchored_seq": witness["seq"], "anchored_hash": witness["hash"],
-                                  "found_entries": len(hashes_before), "message": loss})
+                                  "found_entries": len(index_before.lines), "message": loss})
     witness.update(seq=entry["seq"], hash=entry["hash"], sig=entry.get("sig"), updated=when)
     _write(root, witness)
