@@ -87,4 +87,4 @@ def write_run(root: Path, record: dict[str, Any], files: dict[str, bytes]) -> tu
     """Write ``files`` and ``run.json`` (never overwriting); returns (record with file hashes, run.json sha256)."""
     folder = run_folder(root, record)
     record = {**record, "files": {name: write_new(folder / name, data) for name, data in files.items()}}
-    return record, write_new(folder / "run.json", json.dumps(record, indent=2, sort_keys=True).encode())
+    return record, write_new(folder / "run.json", json.dumps(record, indent=2, sort_keys=True, default=str).encode())

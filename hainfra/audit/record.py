@@ -154,7 +154,7 @@ def spool_run(record: dict[str, Any], files: dict[str, bytes], error: BaseExcept
         folder = base / record["run_id"]
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            for name, data in {**files, "run.json": json.dumps(record, indent=2, sort_keys=True).encode(),
+            for name, data in {**files, "run.json": json.dumps(record, indent=2, sort_keys=True, default=str).encode(),
                                "error.txt": f"{type(error).__name__}: {error}\n".encode()}.items():
                 (folder / name).write_bytes(data)
             log.error("archive write failed; run %s kept in %s", record["run_id"], folder)

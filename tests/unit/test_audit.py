@@ -297,3 +297,30 @@ def test_cli_up_is_recorded_with_its_policy_override(tmp_path: Path, monkeypatch
     assert failed["config"]["pulumi_config_passphrase"] == "********"
     assert "pass-CANARY-123" not in "".join(p.read_text() for p in root.rglob("*") if p.is_file())
     assert "2 runs" in audit.verify(root)
+
+
+def test_cli_up_on_a_full_disk_spools_and_exits_non_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         hainfra_home: Path, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(cli, "_engine", lambda args, config=None: FakeEngine())
+
+    def full(path: Path, data: bytes) -> str:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(archive, "write_new", full)
+    assert cli.main(["up", "--stack", "full", "--archive", str(tmp_path / "archive")]) == 1
+    err = capsys.readouterr().err
+    spool = next((hainfra_home / "spool").iterdir())
+    assert "No space left on device" in err and str(spool) in err
+    assert (spool / "up.txt").read_text().startswith("3 created")
+
+
+def test_a_non_json_parameter_is_recorded_as_text(tmp_path: Path) -> None:
+    import datetime
+
+    root = tmp_path / "archive"
+    record = base_record("dated", "deploy", "st", parameters={"window": datetime.date(2026, 1, 2)})
+    with recording(root, record, signer=signing.get_signer()) as stage:
+        stage.outcome = "success"
+    assert lines(root)[0]["parameters"] == {"window": "2026-01-02"}
+    assert audit.show("dated", root)["parameters"] == {"window": "2026-01-02"}
+    assert "1 runs" in audit.verify(root)
