@@ -208,7 +208,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         mirror = audit.mirror_for(StackConfig.load(dict(args.param or []), file=args.config))
         if mirror is None:
             raise ConfigError.one("archive_s3_uri", "", "--remote needs the mirror: -p archive_s3_uri s3://BUCKET/PREFIX")
-    report = audit.check(args.archive, keys=Path(args.keys) if args.keys else None, mirror=mirror)
+    report = audit.checked(args.archive, keys=Path(args.keys) if args.keys else None, mirror=mirror)
     print(report)
     return 0 if report.ok else 1
 

@@ -18,7 +18,7 @@ from hainfra.audit import chain, signing, witness
 from hainfra.audit.verify import Report, check
 from hainfra.errors import AuditError
 
-__all__ = ["Report", "check", "mirror_for", "repair", "runs", "show", "signer_for", "verify"]
+__all__ = ["Report", "check", "checked", "mirror_for", "repair", "runs", "show", "signer_for", "verify"]
 
 
 def _aws(config: Any) -> dict[str, Any]:
@@ -61,7 +61,8 @@ def runs(root: str | Path = "archive") -> pd.DataFrame:
         if entry.get("kind") != "started":
             continue
         done = finished.get(entry["run_id"])
-        record = json.loads((root / done["path"] / "run.json").read_text()) if done else {}
+        run_json = root / done["path"] / "run.json" if done else None
+        record = json.loads(run_json.read_text()) if run_json and run_json.is_file() else {}
         rows.append({"seq": entry["seq"], "run_id": entry["run_id"], "stack": entry["stack"], "stage": entry["stage"],
                      "outcome": done["outcome"] if done else "incomplete", "actor": entry.get("actor"),
                      "started": entry.get("started"), "ended": record.get("ended"), "engine": record.get("engine"),
@@ -82,13 +83,18 @@ def verify(root: str | Path = "archive", keys: Path | None = None, mirror: Any =
 
     With ``mirror`` (see :func:`mirror_for`) the local archive is also compared with its S3 copy.
     """
-    root = Path(root)
-    if not (root / chain.INDEX).exists() and witness.read(root) is None and mirror is None:
-        raise AuditError(f"no archive index at {root / chain.INDEX} (and no witness of one)")
-    report = check(root, keys, mirror)
+    report = checked(root, keys, mirror)
     if not report.ok:
         raise AuditError(str(report))
     return str(report)
+
+
+def checked(root: str | Path = "archive", keys: Path | None = None, mirror: Any = None) -> Report:
+    """:func:`check`, refusing a folder that never held an archive (a typo, not an intact archive)."""
+    root = Path(root)
+    if not (root / chain.INDEX).exists() and witness.read(root) is None and mirror is None:
+        raise AuditError(f"no archive index at {root / chain.INDEX} (and no witness of one): check --archive")
+    return check(root, keys, mirror)
 
 
 def repair(root: str | Path = "archive", signer_spec: str = "local") -> str:

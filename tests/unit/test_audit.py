@@ -324,3 +324,26 @@ def test_a_non_json_parameter_is_recorded_as_text(tmp_path: Path) -> None:
     assert lines(root)[0]["parameters"] == {"window": "2026-01-02"}
     assert audit.show("dated", root)["parameters"] == {"window": "2026-01-02"}
     assert "1 runs" in audit.verify(root)
+
+
+def test_two_writers_at_once_keep_one_intact_chain(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    record_runs(root, 1)  # the key exists before the writers race
+    script = textwrap.dedent(f"""
+        import sys
+        from hainfra.audit import signing
+        from hainfra.audit.record import base_record, recording
+        for i in range(15):
+            with recording({str(root)!r}, base_record(f"{{sys.argv[1]}}-{{i}}", "deploy", sys.argv[1]),
+                           signer=signing.get_signer()) as stage:
+                stage.outcome = "success"
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-c", script, name], env=env) for name in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    assert "31 runs" in audit.verify(root) and "62 entries" in audit.verify(root)
+
+
+def test_verify_refuses_a_folder_that_never_held_an_archive(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["audit", "verify", "--archive", str(tmp_path / "typo")]) == 1
+    assert "no archive index" in capsys.readouterr().err
