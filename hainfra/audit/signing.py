@@ -76,20 +76,21 @@ def pin(public_key: Any) -> str:
     return fp
 
 
-_PINNED: dict[str, Any] = {}  # path -> key, for keys whose file matched its fingerprint (verify checks thousands)
+# (folder, fingerprint) -> key, for pins whose file matched its fingerprint: verify looks up thousands.
+_PINNED: dict[tuple[Path, str], Any] = {}
 
 
 def pinned_key(fp: str, directory: Path | None = None) -> Any | None:
-    path = str((directory or keys_dir()) / f"{fp}.pem")
-    if path not in _PINNED:
+    cached = (directory or keys_dir(), fp)
+    if cached not in _PINNED:
         try:
-            key = serialization.load_pem_public_key(Path(path).read_bytes())
+            key = serialization.load_pem_public_key((cached[0] / f"{fp}.pem").read_bytes())
         except (OSError, ValueError):
             return None
         if fingerprint(key) != fp:  # a file renamed to another key's fingerprint is no pin
             return None
-        _PINNED[path] = key
-    return _PINNED[path]
+        _PINNED[cached] = key
+    return _PINNED[cached]
 
 
 @dataclass

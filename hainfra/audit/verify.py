@@ -97,9 +97,32 @@ def _check_files(root: Path, n: int, entry: dict[str, Any]) -> tuple[list[str], 
 
 def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Report:
     """Every check on the local archive, its witness and (given) its S3 mirror; never raises for a finding."""
-    root = Path(root)
+    root, keys = Path(root), keys or signing.keys_dir()
     index, report, anchor = chain.read(root), Report(root), witness.read(root)
-    prev, open_runs, finished = chain.GENESIS, {}, []
+    finished = [(n, e) for n, e in enumerate(index.entries, start=1) if e and e.get("kind") == "finished"]
+    # File hashing and signature checks dominate on a large archive. hashlib releases the GIL, so the
+    # files are hashed on threads while this thread walks the chain and checks the signatures.
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+        hashed = pool.map(lambda item: _check_files(root, *item), finished)
+        _walk_chain(index, keys, report)
+        for found, files in hashed:
+            report.problems += found
+            report.files += files
+    report.entries, report.runs = len(index.entries), len(finished)
+    if index.torn is not None:
+        report.problems.append(f"line {len(index.lines) + 1} of {root / chain.INDEX} is torn ({len(index.torn)} "
+                               f"bytes, an interrupted write): `hainfra audit repair --archive {root}` moves it aside")
+    _check_witness(root, anchor, index, report, keys)
+    if mirror is not None:
+        remote = mirror.compare(root)
+        report.problems += remote
+        report.notes.append(f"compared with the mirror {mirror.uri}: {'agrees' if not remote else 'DIFFERS'}")
+    return report
+
+
+def _walk_chain(index: chain.Index, keys: Path, report: Report) -> None:
+    """Links, hashes and signatures of every entry; started entries without a finished one are incomplete."""
+    prev, open_runs = chain.GENESIS, {}
     for n, entry in enumerate(index.entries, start=1):
         if entry is None:
             report.problems.append(f"entry {n} is not valid JSON (tampered)")
@@ -113,31 +136,15 @@ def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Rep
         elif kind == "finished":
             if open_runs.pop(entry.get("run_id"), None) is None:
                 report.problems.append(f"{_label(n, entry)}: no started entry before it (an entry was removed)")
-            finished.append((n, entry))
         elif kind == "repair":
             report.notes.append(f"entry {n}: a torn line {entry.get('line')} was moved aside to "
                                 f"{entry.get('moved_aside')} ({entry.get('bytes')} bytes) on {entry.get('time')}")
         else:
             report.problems.append(f"entry {n}: unknown kind {kind!r} (an unsigned legacy entry, or forged)")
-    report.entries, report.runs = len(index.entries), len(finished)
-    # File hashing dominates on a large archive; hashlib releases the GIL, so threads use every core.
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-        for found, files in pool.map(lambda item: _check_files(root, *item), finished):
-            report.problems += found
-            report.files += files
     for n, entry in open_runs.values():
         report.incomplete.append(f"entry {n}: {entry.get('stage')} run {entry.get('run_id')} of stack "
                                  f"{entry.get('stack')} started {entry.get('started')} on {entry.get('host')} (pid "
                                  f"{entry.get('pid')}) and never finished — killed, or still running")
-    if index.torn is not None:
-        report.problems.append(f"line {len(index.lines) + 1} of {root / chain.INDEX} is torn ({len(index.torn)} "
-                               f"bytes, an interrupted write): `hainfra audit repair --archive {root}` moves it aside")
-    _check_witness(root, anchor, index, report, keys)
-    if mirror is not None:
-        remote = mirror.compare(root)
-        report.problems += remote
-        report.notes.append(f"compared with the mirror {mirror.uri}: {'agrees' if not remote else 'DIFFERS'}")
-    return report
 
 
 def _check_witness(root: Path, anchor: dict[str, Any] | None, index: chain.Index, report: Report,
