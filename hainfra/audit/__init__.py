@@ -25,10 +25,10 @@ def _aws(config: Any) -> dict[str, Any]:
     """boto3 client arguments for the config's AWS (the emulator when ``aws_endpoint_url`` is set)."""
     kwargs: dict[str, Any] = {"region_name": config.region}
     if config.aws_endpoint_url:
-        from hainfra.engines.sandbox.handlers import SANDBOX_CREDENTIALS, is_loopback
+        from hainfra.aws import EMULATOR_CREDENTIALS, is_loopback
 
         kwargs.update(endpoint_url=config.aws_endpoint_url, verify=not is_loopback(config.aws_endpoint_url),
-                      **SANDBOX_CREDENTIALS)
+                      **EMULATOR_CREDENTIALS)
     return kwargs
 
 

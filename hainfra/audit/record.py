@@ -44,12 +44,11 @@ def new_run_id(stage: str) -> str:
 
 def command_recording(config: Any, command: str, root: str | Path, **fields: Any) -> AbstractContextManager[Stage]:
     """Record a state-changing CLI command (``up``, ``destroy``) in the same archive as the notebooks."""
-    import hainfra
-    from hainfra import audit
+    from hainfra import __version__, audit
     from hainfra.config import SECRET_FIELDS
 
     record = base_record(new_run_id(command), command, config.stack, engine=config.engine, config=redacted_config(config),
-                         hainfra_version=hainfra.__version__, parameters=None, **fields)
+                         hainfra_version=__version__, parameters=None, **fields)
     secrets = [v for k, v in config.as_dict().items() if k in SECRET_FIELDS and v]
     return recording(root, record, signer=audit.signer_for(config), mirror=audit.mirror_for(config), secrets=secrets)
 

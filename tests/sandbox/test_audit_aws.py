@@ -14,15 +14,15 @@ from botocore.exceptions import ClientError
 from hainfra import audit, cli
 from hainfra.audit import witness
 from hainfra.audit.record import base_record, recording
+from hainfra.aws import EMULATOR_CREDENTIALS
 from hainfra.config import StackConfig
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.engines.sandbox.handlers import SANDBOX_CREDENTIALS
 from hainfra.errors import AuditError, ConfigError
 
 
 def client(emulator: Emulator, service: str) -> object:
     return boto3.client(service, endpoint_url=emulator.url, region_name="us-east-1", verify=False,
-                        **SANDBOX_CREDENTIALS)
+                        **EMULATOR_CREDENTIALS)
 
 
 def archive_runs(root: Path, config: StackConfig, n: int) -> None:

@@ -280,9 +280,11 @@ class FakeEngine:
 
 def test_cli_up_is_recorded_with_its_policy_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture) -> None:
+    import hainfra.policy
     from hainfra.errors import PolicyViolation
 
     root = tmp_path / "archive"
+    monkeypatch.setattr(hainfra.policy, "gated_up", lambda engine, override: engine.up(override))
     monkeypatch.setattr(cli, "_engine", lambda args, config=None: FakeEngine())
     argv = ["up", "--stack", "cli", "--archive", str(root), "-p", "pulumi_config_passphrase", "pass-CANARY-123"]
     assert cli.main([*argv, "--skip-policy", "change CHG-7"]) == 0
@@ -301,6 +303,9 @@ def test_cli_up_is_recorded_with_its_policy_override(tmp_path: Path, monkeypatch
 
 def test_cli_up_on_a_full_disk_spools_and_exits_non_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          hainfra_home: Path, capsys: pytest.CaptureFixture) -> None:
+    import hainfra.policy
+
+    monkeypatch.setattr(hainfra.policy, "gated_up", lambda engine, override: engine.up(override))
     monkeypatch.setattr(cli, "_engine", lambda args, config=None: FakeEngine())
 
     def full(path: Path, data: bytes) -> str:
