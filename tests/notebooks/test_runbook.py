@@ -51,6 +51,10 @@ def test_whole_runbook_on_the_sandbox(tmp_path: Path) -> None:
     for shown in ("hainfra run record", record["run_id"], "deploy", "success", record["actor"], record["signer"],
                   "resolved configuration", "&quot;az_count&quot;: 3"):
         assert shown in header, shown
+    configure = audit.show(records[0]["run_id"], archive)
+    plan_page = (archive / "rb" / configure["started"][:10] / configure["run_id"] / "01-configure.html").read_text()
+    assert "<td>...</td>" not in plan_page and "<th>...</th>" not in plan_page, "an archived table was truncated"
+    assert "max-width:1280px" in plan_page
     verify_record = audit.show(records[2]["run_id"], archive)
     assert verify_record["verify_counts"]["pass"] > 0 and verify_record["verify_counts"]["fail"] == 0
     assert f"pass {verify_record['verify_counts']['pass']}" in (archive / "rb" / verify_record["started"][:10]
