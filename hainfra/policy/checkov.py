@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from hainfra.errors import ScannerError
+from hainfra.errors import ConfigError, ScannerError
 from hainfra.policy.tfplan import Export
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def find() -> Path | None:
     """The checkov executable: ``$HAINFRA_CHECKOV``, then ``PATH``, then the cached virtualenv.
 
     Raises:
-        ScannerError: ``$HAINFRA_CHECKOV`` is set but names no executable (a typo must not silently skip).
+        ConfigError: ``$HAINFRA_CHECKOV`` is set but names no executable (a typo must not silently skip).
     """
     configured = os.environ.get(ENV)
     if configured:
@@ -93,8 +93,8 @@ def find() -> Path | None:
         if path.is_dir():
             path = path / "bin" / "checkov"
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise ScannerError(f"{ENV}={configured!r} is not an executable checkov; point it at the checkov "
-                               "script (e.g. <venv>/bin/checkov) or unset it")
+            raise ConfigError.one(ENV, configured, "point it at the checkov script (e.g. <venv>/bin/checkov) "
+                                  "or its virtualenv, or unset it")
         return path
     on_path = shutil.which("checkov")
     if on_path:
@@ -113,22 +113,27 @@ def project_config(start: Path | None = None) -> Path | None:
     return None
 
 
-def run(plan_path: Path, config_file: Path | None = None, executable: Path | None = None) -> dict[str, Any]:
-    """checkov's JSON report for one Terraform plan file (``terraform_plan`` framework only)."""
+def run(plan_path: Path | list[Path], config_file: Path | None = None,
+        executable: Path | None = None) -> dict[str, Any]:
+    """checkov's JSON report for Terraform plan file(s) (``terraform_plan`` framework only).
+
+    Several files share one checkov start (seconds each); findings carry their ``file_path``.
+    """
+    paths = plan_path if isinstance(plan_path, list) else [plan_path]
     exe = executable or find()
     if exe is None:
-        raise ScannerError(f"checkov is not installed: set {ENV}, put checkov on PATH, or run scripts/test.sh "
-                           f"(it creates {default_venv()})")
-    cmd = [str(exe), "--file", str(plan_path), "--framework", "terraform_plan", "--output", "json",
-           "--skip-download"]
+        raise ConfigError.one("checkov", None, f"checkov is not installed: set {ENV}, put checkov on PATH, or "
+                              f"run scripts/test.sh (it creates {default_venv()})")
+    cmd = [str(exe), *(x for p in paths for x in ("--file", str(p))), "--framework", "terraform_plan",
+           "--output", "json", "--skip-download"]
     if config_file:
         cmd += ["--config-file", str(config_file)]
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False,
-                              cwd=plan_path.parent, env=env)
+                              cwd=paths[0].parent, env=env)
     except subprocess.TimeoutExpired as exc:
-        raise ScannerError(f"checkov did not finish within {TIMEOUT_SECONDS}s on {plan_path}") from exc
+        raise ScannerError(f"checkov did not finish within {TIMEOUT_SECONDS}s on {paths[0]}") from exc
     # checkov exits 1 when a check failed; anything else, or no JSON, is a broken run.
     if proc.returncode not in (0, 1):
         raise ScannerError(f"checkov failed (exit {proc.returncode}): {proc.stderr.strip()[-800:]}")
