@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hainfra.engines.runtime import SECRET_SIG, SECRET_SIG_KEY
 from hainfra.errors import ExportError
 from hainfra.policy.graph import Resource
 
@@ -216,10 +217,8 @@ def _number(value: Any) -> Any:
 
 def redact_secrets(value: Any) -> Any:
     """Pulumi secrets (wire format) replaced by a placeholder: an export is scanned and archived, never secret."""
-    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
-
     if isinstance(value, dict):
-        if value.get(_special_sig_key) == _special_secret_sig:
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
             return REDACTED
         return {k: redact_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
