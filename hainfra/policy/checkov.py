@@ -211,6 +211,8 @@ def scan(exported: Export, suppressions: Iterable[Any] = (), open_work: dict[str
          config_file: Path | None = None, workdir: Path | None = None) -> pd.DataFrame:
     """Write ``exported`` to a plan file, run checkov on it, return its findings as policy rows."""
     config_file = config_file or project_config()
+    if not exported.addresses:  # nothing checkov could read: say what was skipped, run nothing
+        return findings({"results": {}}, exported, suppressions, open_work, config_file)
     with tempfile.TemporaryDirectory(prefix="hainfra-checkov-", dir=workdir) as tmp:
         plan_path = exported.write(Path(tmp) / "tfplan.json")
         report = run(plan_path, config_file)

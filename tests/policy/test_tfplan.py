@@ -72,6 +72,13 @@ def test_unmapped_type_is_an_error_naming_it_or_a_listed_skip() -> None:
     assert rows.loc[0, "status"] == "skip" and "KeyPair" in rows.loc[0, "message"]
 
 
+def test_a_program_checkov_cannot_read_at_all_is_listed_not_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checkov, "find", lambda: None)  # would be a ConfigError if checkov were run
+    rows = checkov.scan(export_tfplan(lambda: aws.ec2.KeyPair("kp", public_key="ssh-ed25519 AAAA"),
+                                      skip_unmapped=True))
+    assert list(rows["status"]) == ["skip"] and rows.loc[0, "resource"] == "KeyPair kp"
+
+
 # --- attribute names and shapes ---------------------------------------------------------------------
 def _keys(value: Any, path: str = "") -> list[str]:
     """Every attribute path in planned values, not descending into maps (tags, dimensions)."""
