@@ -75,3 +75,11 @@ class RunbookError(HainfraError):
 
 class AuditError(HainfraError):
     """The audit archive is inconsistent or tampered with."""
+
+
+class ExportError(HainfraError):
+    """A program cannot be exported as a Terraform plan (a resource type has no Terraform twin)."""
+
+
+class ScannerError(HainfraError):
+    """An external scanner (checkov) is missing, failed, or produced output hainfra cannot read."""
