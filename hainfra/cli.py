@@ -147,9 +147,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_policy(args: argparse.Namespace) -> int:
     from hainfra import policy
 
-    findings = policy.check_stack(_config(args))
-    print(_table(findings, ["rule", "severity", "mandatory", "status", "resource", "message", "reason"]) if len(findings) else
-          "no findings")
+    config = _config(args)
+    if args.export_tfplan:
+        exported = policy.export_stack_tfplan(config, args.export_tfplan)
+        print(f"wrote the Terraform plan of {len(exported.addresses)} resources to {args.export_tfplan}")
+    findings = policy.check_stack(config, checkov=args.checkov)
+    print(_table(findings, ["source", "rule", "severity", "mandatory", "status", "resource", "message", "reason"])
+          if len(findings) else "no findings")
+    if args.checkov:
+        print(f"\ncheckov: {findings.attrs['checkov_passed']} passed, {findings.attrs['checkov_failed']} failed "
+              "(failures are advisory: listed above with their open issue or suppression reason)")
     return 1 if len(policy.mandatory(findings)) else 0
 
 
@@ -220,6 +227,14 @@ def _stack_args(p: argparse.ArgumentParser, engine: bool = True) -> None:
         p.add_argument("--engine", choices=["sandbox", "pulumi"], help="engine (default: the engine parameter)")
 
 
+def _archive_arg(p: argparse.ArgumentParser) -> None:
+    """One audit archive for notebooks and commands: ``--archive``, else ``$HAINFRA_ARCHIVE``, else ./archive."""
+    import os
+
+    default = os.environ.get("HAINFRA_ARCHIVE") or "archive"
+    p.add_argument("--archive", default=default, help=f"audit archive folder (default: $HAINFRA_ARCHIVE or ./archive: {default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hainfra", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -237,15 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     add("preview", cmd_preview, "planned change per resource")
     up = add("up", cmd_up, "deploy or update the stack")
     up.add_argument("--skip-policy", metavar="REASON", help="deploy despite mandatory policy findings (audited)")
-    up.add_argument("--archive", default="archive", help="audit archive folder that records this command")
+    _archive_arg(up)
     add("outputs", cmd_outputs, "outputs of the deployed stack")
     destroy = add("destroy", cmd_destroy, "delete the stack and prove nothing is left")
     destroy.add_argument("--forget", action="store_true",
                          help="drop the stack's state, deleting nothing (e.g. its emulator is gone)")
-    destroy.add_argument("--archive", default="archive", help="audit archive folder that records this command")
+    _archive_arg(destroy)
     verify = add("verify", cmd_verify, "check the live stack")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to wait for asynchronous deliveries")
-    add("policy", cmd_policy, "preflight policy findings", engine=False)
+    pol = add("policy", cmd_policy, "preflight policy findings", engine=False)
+    pol.add_argument("--export-tfplan", metavar="FILE", help="also write the stack as a Terraform plan JSON (checkov)")
+    pol.add_argument("--checkov", action="store_true", help="also run an installed checkov on that plan and merge "
+                     "its findings (HAINFRA_CHECKOV, PATH or the scripts/test.sh virtualenv)")
 
     sandbox = sub.add_parser("sandbox", help="the local AWS emulator").add_subparsers(dest="sandbox", required=True)
     serve = add("serve", cmd_sandbox_serve, "run a long-lived emulator", parent=sandbox, stack=False)
@@ -259,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--stack", required=True)
         p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
         p.add_argument("-f", "--file", help="YAML file of parameters")
-        p.add_argument("--archive", default="archive", help="archive folder (default: ./archive)")
+        _archive_arg(p)
         if name == "runbook":
             p.add_argument("--keep", action="store_true", help="keep the stack (no teardown)")
             p.add_argument("--timeout", type=float, default=1800.0, help="whole-run timeout in seconds")
@@ -269,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                             ("verify", cmd_audit_verify, "check hashes, signatures and the anchored head"),
                             ("repair", cmd_audit_repair, "move a torn last index line aside (never deleted)")):
         p = add(name, fn, help_, parent=audit, stack=False)
-        p.add_argument("--archive", default="archive")
+        _archive_arg(p)
         if name == "show":
             p.add_argument("run", help="run id")
         if name == "verify":

@@ -17,11 +17,13 @@ from hainfra.engines.sandbox.emulator import Emulator
 def hainfra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hainfra-home"
     for key in list(__import__("os").environ):
-        if key.startswith("HAINFRA_"):
+        if key.startswith("HAINFRA_") and key != "HAINFRA_CHECKOV":  # a tool location
             monkeypatch.delenv(key)
     monkeypatch.setenv("HAINFRA_HOME", str(home))
     # The audit signing key, pinned keys and witnesses: per test, never the user's ~/.config/hainfra.
     monkeypatch.setenv("HAINFRA_CONFIG_HOME", str(tmp_path / "hainfra-config"))
+    # Commands recorded without --archive (up, destroy) land in the test's folder, never ./archive.
+    monkeypatch.setenv("HAINFRA_ARCHIVE", str(tmp_path / "archive"))
     return home
 
 
