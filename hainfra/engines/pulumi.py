@@ -211,15 +211,19 @@ class PulumiEngine(Engine):
         return OperationResult("refresh", changes_frame(rows), seconds=time.perf_counter() - started)
 
     def destroy(self) -> OperationResult:
+        from hainfra.engines.protection import lift_deletion_protection
+
         started = time.perf_counter()
         events: list[Any] = []
+        lifted = lift_deletion_protection(self.outputs(), self.aws_client_kwargs())
 
         def run(stack: Any) -> None:
             stack.destroy(on_event=lambda e: (events.append(e), self._on_event(e)))
             stack.workspace.remove_stack(self.config.stack)
 
         self._run(run)
-        return OperationResult("destroy", changes_frame(self._rows(events)), seconds=time.perf_counter() - started)
+        return OperationResult("destroy", changes_frame(lifted + self._rows(events)),
+                               seconds=time.perf_counter() - started)
 
     def aws_client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"region_name": self.config.region}

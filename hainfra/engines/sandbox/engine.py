@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
+from hainfra.engines.protection import lift_deletion_protection
 from hainfra.engines.runtime import Registration, evaluate
 from hainfra.engines.sandbox import emulator
 from hainfra.engines.sandbox.handlers import REGISTRY, SANDBOX_CREDENTIALS, Ctx, Handler
@@ -281,7 +282,7 @@ class SandboxEngine(Engine):
             url = self.endpoint_url
             state = self._state(url)
             ctx = self._ctx(url)
-            rows: list[dict[str, Any]] = []
+            rows: list[dict[str, Any]] = lift_deletion_protection(state.outputs, self.aws_client_kwargs())
             self._delete(ctx, state, state.in_reverse_order(), rows)
             state.outputs = {}
             state.save()

@@ -6,7 +6,10 @@ deny — so the stack's TLS-only policy (Deny when aws:SecureTransport is false)
 deny every request. The emulator serves
 TLS only, so every request has aws:SecureTransport=true; with that context and the IAM
 rule that a statement whose conditions do not hold does not apply, the policy behaves
-as on AWS. Nothing else of moto is changed.
+as on AWS. Server access logging: moto's target-bucket check reads ``Principal.Service`` of every
+statement and crashes (HTTP 500) on ``"Principal": "*"`` (the TLS-only deny); statements whose
+principal is not a mapping are skipped, as they grant logging nothing. ELB deletion protection:
+moto deletes a protected load balancer; here it refuses with OperationNotPermitted as AWS does.
 """
 
 from __future__ import annotations
@@ -44,6 +47,44 @@ def patch_moto() -> None:
 
     IAMPolicyStatement.is_action_permitted = statement_permission
     FakeBucket.get_permission = bucket_permission
+    _patch_logging_check(FakeBucket)
+    _patch_deletion_protection()
+
+
+def _patch_logging_check(bucket_cls: Any) -> None:
+    import json
+
+    original = bucket_cls._log_permissions_enabled_policy
+
+    def logging_allowed(target_bucket: Any, target_prefix: str | None) -> bool:
+        if target_bucket.policy:
+            doc = json.loads(target_bucket.policy.decode())
+            statements = [st for st in doc.get("Statement", []) if isinstance(st.get("Principal"), dict)]
+            saved = target_bucket.policy
+            target_bucket.policy = json.dumps({**doc, "Statement": statements}).encode()
+            try:
+                return original(target_bucket, target_prefix)
+            finally:
+                target_bucket.policy = saved
+        return original(target_bucket, target_prefix)
+
+    bucket_cls._log_permissions_enabled_policy = staticmethod(logging_allowed)
+
+
+def _patch_deletion_protection() -> None:
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    delete = ELBv2Backend.delete_load_balancer
+
+    def guarded_delete(self: Any, arn: str) -> None:
+        lb = self.load_balancers.get(arn)
+        if lb is not None and str(lb.attrs.get("deletion_protection.enabled", "false")).lower() == "true":
+            raise ELBClientError("OperationNotPermitted", f"Load balancer '{arn}' cannot be deleted because "
+                                                          "deletion protection is enabled")
+        delete(self, arn)
+
+    ELBv2Backend.delete_load_balancer = guarded_delete
 
 
 def main(argv: list[str] | None = None) -> None:
