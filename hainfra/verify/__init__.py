@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def _load_checks() -> None:
-    from hainfra.verify import compute, dataflow, network, security, storage  # noqa: F401
+    from hainfra.verify import compute, dataflow, hardening, network, security, storage  # noqa: F401
 
 
 def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
