@@ -182,7 +182,7 @@ def describe() -> list[dict[str, str]]:
     rows = []
     for f in dataclasses.fields(StackConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        rows.append({"parameter": f.name, "type": _type_name(f), "default": repr(default), "description": f.metadata["doc"]})
+        rows.append({"parameter": f.name, "type": _type_name(f).replace(" | None", " or None"), "default": repr(default), "description": f.metadata["doc"]})
     return rows
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from hainfra.config import StackConfig
 from hainfra.policy import RULES, Suppression, check, check_stack, mandatory
-
 from tests.policy.test_hardening import HARDENING, TAGS
 
 
