@@ -9,6 +9,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+from hainfra.aws import as_list
+
 Doc = dict[str, Any]
 
 # Actions AWS offers no resource-level scoping for; a "*" resource is unavoidable.
@@ -191,12 +193,8 @@ def _principals(st: Doc, kind: str) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [] if value is None else [value]
-
-
 def _statements(doc: Doc) -> list[Doc]:
-    return [st for st in _as_list(doc.get("Statement")) if isinstance(st, dict)]
+    return [st for st in as_list(doc.get("Statement")) if isinstance(st, dict)]
 
 
 def autoscaling_grant_gaps(doc: Doc) -> list[str]:
@@ -209,9 +207,9 @@ def autoscaling_grant_gaps(doc: Doc) -> list[str]:
         p.split("/")[-1].startswith(AUTOSCALING_ROLE) for p in _principals(st, "AWS"))]
     if not role_statements:
         return [f"no statement for the {AUTOSCALING_ROLE} service-linked role"]
-    actions = [a for st in role_statements if not st.get("Condition") for a in _as_list(st.get("Action"))]
+    actions = [a for st in role_statements if not st.get("Condition") for a in as_list(st.get("Action"))]
     gaps = [f"{call} not allowed" for call in EBS_KEY_CALLS if not _covers(actions, call)]
-    grant = [st for st in role_statements if _covers(_as_list(st.get("Action")), "kms:CreateGrant")]
+    grant = [st for st in role_statements if _covers(as_list(st.get("Action")), "kms:CreateGrant")]
     if not grant:
         gaps.append("kms:CreateGrant not allowed")
     elif not all(str((st.get("Condition") or {}).get("Bool", {}).get("kms:GrantIsForAWSResource", "")).lower()

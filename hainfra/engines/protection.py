@@ -12,8 +12,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from hainfra.aws import Ctx
 from hainfra.engines.base import change_row
-from hainfra.engines.sandbox.handlers import Ctx
 
 log = logging.getLogger(__name__)
 LB_TYPE = "aws:lb/loadBalancer:LoadBalancer"

@@ -10,13 +10,22 @@ from collections.abc import Iterator
 from typing import Any
 
 from hainfra import documents
+from hainfra.aws import as_list, policy_doc
 from hainfra.config import PROD_LOG_RETENTION_DAYS, StackConfig
 from hainfra.policy.graph import Graph, Resource
-from hainfra.policy.rules import Hit, _as_list, _bucket_configs, _is_true, _policy, private_subnets, rule
+from hainfra.policy.rules import (
+    LB_TYPES,
+    LOGGING_TYPES,
+    Hit,
+    _bucket_configs,
+    _is_true,
+    _subnet_route_table,
+    log_targets,
+    private_subnets,
+    rule,
+)
 
-LB_TYPES = ("lb/loadBalancer:LoadBalancer", "alb/loadBalancer:LoadBalancer")
 BUCKET_TYPES = ("s3/bucket:Bucket", "s3/bucketV2:BucketV2")
-LOGGING_TYPES = ("s3/bucketLogging:BucketLogging", "s3/bucketLoggingV2:BucketLoggingV2")
 REQUIRED_INTERFACE_SERVICES = ("ssm", "ssmmessages", "ec2messages", "logs")
 
 
@@ -32,7 +41,7 @@ def _key_of(g: Graph, value: Any) -> Resource | None:
 def _key_policy(g: Graph, key: Resource) -> dict[str, Any]:
     """The key's policy: a separate aws.kms.KeyPolicy wins over the key's own ``policy`` input."""
     separate = [p for p in g.of("kms/keyPolicy:KeyPolicy") if _key_of(g, p.inputs.get("keyId")) is key]
-    return _policy(separate[-1].inputs.get("policy") if separate else key.inputs.get("policy"))
+    return policy_doc(separate[-1].inputs.get("policy") if separate else key.inputs.get("policy"))
 
 
 def _ebs_keys(r: Resource) -> Iterator[tuple[str, Any]]:
@@ -41,7 +50,7 @@ def _ebs_keys(r: Resource) -> Iterator[tuple[str, Any]]:
         ebs = m.get("ebs") or {}
         if ebs.get("kmsKeyId"):
             yield m.get("deviceName", "?"), ebs["kmsKeyId"]
-    for m in (r.inputs.get("ebsBlockDevices") or []) + _as_list(r.inputs.get("rootBlockDevice")):
+    for m in (r.inputs.get("ebsBlockDevices") or []) + as_list(r.inputs.get("rootBlockDevice")):
         if m.get("kmsKeyId"):
             yield m.get("deviceName", "root"), m["kmsKeyId"]
 
@@ -68,12 +77,12 @@ def kms_autoscaling_grant(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
 # --- confused deputy ------------------------------------------------------------------------------
 def _resource_policies(g: Graph) -> Iterator[tuple[Resource, dict[str, Any]]]:
     for k in g.of("kms/key:Key"):
-        yield k, _policy(k.inputs.get("policy"))
+        yield k, policy_doc(k.inputs.get("policy"))
     for r, key in (("kms/keyPolicy:KeyPolicy", "policy"), ("cloudwatch/logResourcePolicy:LogResourcePolicy",
                    "policyDocument"), ("iam/role:Role", "assumeRolePolicy"), ("s3/bucketPolicy:BucketPolicy", "policy"),
                    ("sns/topicPolicy:TopicPolicy", "policy"), ("sqs/queuePolicy:QueuePolicy", "policy")):
         for res in g.of(r):
-            yield res, _policy(res.inputs.get(key))
+            yield res, policy_doc(res.inputs.get(key))
 
 
 @rule("service-principal-scoped", "high",
@@ -90,12 +99,12 @@ def service_principal_scoped(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
 def _elb_can_write(g: Graph, bucket: Resource, prefix: str) -> bool:
     principals = {documents.ELB_LOG_SERVICE} | {f":{a}:root" for a in documents.ELB_LOG_ACCOUNTS.values()}
     for p in _bucket_configs(g, bucket, "s3/bucketPolicy:BucketPolicy"):
-        for st in _as_list(_policy(p.inputs.get("policy")).get("Statement")):
+        for st in as_list(policy_doc(p.inputs.get("policy")).get("Statement")):
             who = json_values(st.get("Principal"))
-            if st.get("Effect") == "Allow" and "s3:PutObject" in _as_list(st.get("Action")) and \
+            if st.get("Effect") == "Allow" and "s3:PutObject" in as_list(st.get("Action")) and \
                     any(w == s or w.endswith(s) for w in who for s in principals) and \
                     any(f"/{prefix}/AWSLogs/".replace("//", "/") in str(res) or (not prefix and "/AWSLogs/" in str(res))
-                        for res in _as_list(st.get("Resource"))):
+                        for res in as_list(st.get("Resource"))):
                 return True
     return False
 
@@ -103,8 +112,8 @@ def _elb_can_write(g: Graph, bucket: Resource, prefix: str) -> bool:
 def json_values(principal: Any) -> list[str]:
     """Every principal string of a statement's Principal element."""
     if isinstance(principal, dict):
-        return [str(v) for value in principal.values() for v in _as_list(value)]
-    return [str(v) for v in _as_list(principal)]
+        return [str(v) for value in principal.values() for v in as_list(value)]
+    return [str(v) for v in as_list(principal)]
 
 
 @rule("alb-access-logs", "medium", "access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=<log bucket>, prefix=..., "
@@ -135,13 +144,6 @@ def alb_deletion_protection(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
 
 
 # --- S3 server access logs ---------------------------------------------------------------------
-def log_targets(g: Graph) -> set[int]:
-    """Buckets (by identity) that receive ALB access logs or S3 server access logs."""
-    targets = {id(g.ref((lb.inputs.get("accessLogs") or {}).get("bucket"))) for lb in g.of(*LB_TYPES)}
-    targets |= {id(g.ref(r.inputs.get("targetBucket"))) for r in g.of(*LOGGING_TYPES)}
-    return targets - {id(None)}
-
-
 @rule("s3-access-logging", "medium", "declare aws.s3.BucketLogging(bucket=..., target_bucket=<log bucket>, "
       "target_prefix=...)", "SecurityHub S3.9, CIS 3.6 (v1.4), CKV_AWS_18")
 def s3_access_logging(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
@@ -165,8 +167,6 @@ def _endpoints(g: Graph, vpc: Resource, kind: str) -> dict[str, Resource]:
       "AWS Well-Architected SEC05-BP02; FSBP EC2.10 family")
 def s3_gateway_endpoint(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     """S3 traffic from private subnets stays on the AWS network and keeps working when a NAT fails."""
-    from hainfra.policy.rules import _subnet_route_table
-
     for vpc in g.of("ec2/vpc:Vpc"):
         gateway = _endpoints(g, vpc, "Gateway").get("s3")
         tables = {id(g.ref(t)) for t in (gateway.inputs.get("routeTableIds") or [])} if gateway else set()
@@ -203,7 +203,7 @@ def _allows_https_from_vpc(sg: Resource, vpc: Resource) -> bool:
     cidr = vpc.inputs.get("cidrBlock")
     return any(str(r.get("protocol")) in ("tcp", "6", "-1") and
                float(r.get("fromPort", 0)) <= 443 <= float(r.get("toPort", 0) or 65535) and
-               cidr in _as_list(r.get("cidrBlocks")) for r in sg.inputs.get("ingress") or [])
+               cidr in as_list(r.get("cidrBlocks")) for r in sg.inputs.get("ingress") or [])
 
 
 # --- log retention -------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hainfra import documents, naming
+from hainfra.aws import as_list, policy_doc
 from hainfra.components.network import HTTPS, INTERFACE_SERVICES
 from hainfra.config import PROD_LOG_RETENTION_DAYS, RESOURCE_TYPE_TAG
-from hainfra.verify.base import Row, VerifyContext, as_list, check, check_row, policy_doc, skip
+from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
 
 FIX_UP = "run `hainfra up` to restore it"
 

@@ -9,9 +9,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from hainfra import naming, verify
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
-from hainfra.engines.sandbox.handlers import Ctx
 from hainfra.engines.sandbox.handlers.storage import empty_bucket
 from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import ResourceError
@@ -21,7 +21,6 @@ pytestmark = pytest.mark.slow
 
 
 def hardening_checks() -> list[str]:
-    verify._load_checks()
     return [name for name in CHECKS if name.startswith("hardening.") or name == "tags.resource-type"]
 
 
