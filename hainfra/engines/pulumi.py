@@ -216,14 +216,16 @@ class PulumiEngine(Engine):
 
         A deletion-protected ALB (prod) has its protection lifted first, in this same run.
         """
-        from hainfra.engines.protection import lift_deletion_protection
+        from hainfra.engines.protection import lift_deletion_protection  # function-local: start-up time
 
         started = time.perf_counter()
         events: list[Any] = []
-        lifted = [] if forget else lift_deletion_protection(self.outputs(), self.aws_client_kwargs())
+        lifted: list[dict[str, Any]] = []
 
         def run(stack: Any) -> None:
             if not forget:
+                outputs = {k: v.value for k, v in stack.outputs().items()}
+                lifted.extend(lift_deletion_protection(outputs, self.aws_client_kwargs()))
                 stack.destroy(on_event=lambda e: (events.append(e), self._on_event(e)))
             stack.workspace.remove_stack(self.config.stack, force=forget)
 

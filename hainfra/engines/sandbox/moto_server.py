@@ -10,6 +10,10 @@ as on AWS. Server access logging: moto's target-bucket check reads ``Principal.S
 statement and crashes (HTTP 500) on ``"Principal": "*"`` (the TLS-only deny); statements whose
 principal is not a mapping are skipped, as they grant logging nothing. ELB deletion protection:
 moto deletes a protected load balancer; here it refuses with OperationNotPermitted as AWS does.
+Gateway VPC endpoints: moto adds the prefix-list route only for route tables given at creation, so a
+table added later (a new AZ) gets no route and the endpoint can never be deleted; here ModifyVpcEndpoint
+adds and removes the routes as AWS does, and deleting an endpoint whose route table is already gone
+succeeds (AWS drops a table's routes with it; moto raised InvalidRoute.NotFound).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def patch_moto() -> None:
     FakeBucket.get_permission = bucket_permission
     _patch_logging_check(FakeBucket)
     _patch_deletion_protection()
+    _patch_gateway_routes()
 
 
 def _patch_logging_check(bucket_cls: Any) -> None:
@@ -87,6 +92,39 @@ def _patch_deletion_protection() -> None:
     ELBv2Backend.delete_load_balancer = guarded_delete
 
 
+def _patch_gateway_routes() -> None:
+    from moto.ec2.models.vpcs import VPCBackend
+
+    modify = VPCBackend.modify_vpc_endpoint
+
+    def routed_modify(self: Any, **kwargs: Any) -> None:
+        vpc_id = kwargs["vpc_id"]  # moto's name for the endpoint id
+        prefix = self.describe_vpc_endpoints(vpc_end_point_ids=[vpc_id])[0].destination_prefix_list_id
+        modify(self, **kwargs)
+        if prefix:
+            for table in kwargs.get("add_route_tables") or []:
+                self.create_route(table, None, gateway_id=vpc_id, destination_prefix_list_id=prefix)
+            for table in kwargs.get("remove_route_tables") or []:
+                self.delete_route(table, prefix)
+
+    VPCBackend.modify_vpc_endpoint = routed_modify
+    delete = VPCBackend.delete_vpc_endpoints
+
+    def tolerant_delete(self: Any, vpce_ids: list[str] | None = None) -> None:
+        for vpce_id in vpce_ids or []:
+            endpoint = self.vpc_end_points.get(vpce_id)
+            if endpoint is not None and endpoint.vpc_endpoint_type.lower() != "interface":
+                for table in endpoint.route_table_ids:
+                    try:
+                        self.delete_route(table, endpoint.destination_prefix_list_id)
+                    except Exception:  # noqa: BLE001 - the table (and so the route) is already gone
+                        pass
+                endpoint.route_table_ids = []
+        delete(self, vpce_ids)
+
+    VPCBackend.delete_vpc_endpoints = tolerant_delete
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
@@ -96,3 +134,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+

@@ -458,7 +458,9 @@ def update_endpoint(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
 
 @ignore("InvalidVpcEndpointId.NotFound")
 def delete_endpoint(ctx: Ctx, rid: str, p: Props) -> None:
-    ec2(ctx).delete_vpc_endpoints(VpcEndpointIds=[rid])
+    failed = ec2(ctx).delete_vpc_endpoints(VpcEndpointIds=[rid]).get("Unsuccessful") or []
+    if failed:  # DeleteVpcEndpoints reports per-endpoint failures in the response, not as an error
+        raise RuntimeError(f"VPC endpoint {rid} was not deleted: {failed[0].get('Error', {}).get('Message', failed)}")
 
 
 register("aws:ec2/vpcEndpoint:VpcEndpoint", Handler(
