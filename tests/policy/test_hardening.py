@@ -88,7 +88,8 @@ def vpc_with_endpoints(*, gateway_tables: int = 2, interface: bool = True, priva
     if not interface:
         return
     sg = aws.ec2.SecurityGroup("vpce", vpc_id=vpc.id, tags=TAGS, ingress=[aws.ec2.SecurityGroupIngressArgs(
-        protocol="tcp", from_port=443, to_port=443, cidr_blocks=["10.0.0.0/16" if https_from_vpc else "10.9.0.0/16"])])
+        protocol="tcp", from_port=443, to_port=443, cidr_blocks=["10.0.0.0/16" if https_from_vpc else "10.9.0.0/16"],
+        description="HTTPS from the VPC")], description="interface endpoints")
     for service in ("ssm", "ssmmessages", "ec2messages", "logs"):
         aws.ec2.VpcEndpoint(service, vpc_id=vpc.id, service_name=f"com.amazonaws.us-east-1.{service}",
                             vpc_endpoint_type="Interface", private_dns_enabled=private_dns,
