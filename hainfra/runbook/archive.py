@@ -1,4 +1,4 @@
-"""The audit archive: run records, a hash-chained append-only index, and secret redaction.
+"""The audit archive: run records and a hash-chained append-only index (redaction: ``hainfra.redact``).
 
 Layout::
 
@@ -14,17 +14,12 @@ import fcntl
 import hashlib
 import json
 import os
-import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from hainfra.errors import AuditError
 
 GENESIS = "0" * 64
-SECRET_PARAM = re.compile(r"(password|passwd|passphrase|secret|token|api[-_]?key|private[-_]?key|credential)", re.I)
-REDACTED = "[REDACTED]"
-MIN_SECRET_LENGTH = 6
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -37,42 +32,6 @@ def sha256_file(path: Path) -> str:
 
 def _canonical(entry: dict[str, Any]) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
-
-
-# --- redaction -------------------------------------------------------------------------------------
-def secret_parameters(params: dict[str, Any]) -> dict[str, str]:
-    """Parameters whose names look secret (password, secret, token, key...), by name."""
-    found = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif SECRET_PARAM.search(prefix.split(".")[-1]) and isinstance(value, str) and value:
-            found[prefix] = value
-
-    walk("", params)
-    return found
-
-
-def redact_params(params: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``params`` with secret-looking values replaced."""
-    if isinstance(params, dict):
-        return {k: (REDACTED if SECRET_PARAM.search(str(k)) and isinstance(v, str) and v else redact_params(v))
-                for k, v in params.items()}
-    return params
-
-
-def redact(text: str, secrets: Iterable[str]) -> tuple[str, int]:
-    """Replace every occurrence of every secret value; returns (text, replacements)."""
-    count = 0
-    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        for form in {secret, json.dumps(secret)[1:-1]}:  # raw and as it appears inside JSON strings
-            n = text.count(form)
-            if n:
-                text = text.replace(form, REDACTED)
-                count += n
-    return text, count
 
 
 # --- writing -------------------------------------------------------------------------------------------

@@ -22,10 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import hainfra
-from hainfra.config import FIELDS, StackConfig
+from hainfra import redact
+from hainfra.config import ENV_PREFIX, FIELDS, SECRET_FIELDS, SECRET_FROM_ENV, StackConfig
+from hainfra.data import check_data, load_yaml
 from hainfra.errors import ConfigError
 from hainfra.runbook import archive
 
@@ -61,7 +61,7 @@ def _coerce_stage_param(name: str, value: Any, declared: dict[str, Any]) -> Any:
     if python is None:
         return value
     if isinstance(value, str) and kind != "str":
-        value = yaml.safe_load(value)
+        value = load_yaml(value, f"parameter {name}", name)
     if not isinstance(value, python) or (kind != "bool" and isinstance(value, bool)):
         raise ConfigError.one(name, value, f"must be {kind}")
     return float(value) if kind == "float" else value
@@ -72,8 +72,10 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
     declared = notebook_parameters(stage)
     stage_params: dict[str, Any] = {}
     config_params: dict[str, Any] = {}
-    problems = []
+    problems = [p for name, value in params.items() for p in check_data(str(name), value)]
     for name, value in params.items():
+        if problems:
+            break  # a value that is not plain data is never looked at further
         if name in FIELDS:
             config_params[name] = value
         elif name in declared and name not in COMMON_PARAMETERS:
@@ -88,12 +90,50 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
         raise ConfigError(problems)
     config = StackConfig.load({**config_params, "stack": stack})
     typed = {k: getattr(config, k) for k in config_params}  # CLI strings become typed values
-    return {"stack": stack, "params": typed, **stage_params}, config
+    return {"stack": stack, "params": _without_secrets(typed), **stage_params}, config
+
+
+def _without_secrets(params: dict[str, Any]) -> dict[str, Any]:
+    """Secret fields as the placeholder: their values travel in the kernel's environment (:func:`kernel_env`)."""
+    return {k: (SECRET_FROM_ENV if k in SECRET_FIELDS and v else v) for k, v in params.items()}
+
+
+def kernel_env(config: StackConfig) -> dict[str, str]:
+    """The run's secrets as ``HAINFRA_<NAME>`` variables for the kernel (never its command line or cell)."""
+    return {f"{ENV_PREFIX}{name.upper()}": getattr(config, name) for name in SECRET_FIELDS if getattr(config, name)}
+
+
+def run_secrets(config: StackConfig, params: dict[str, Any]) -> list[str]:
+    """Values to redact that the run knows before it starts: secret fields, secret-looking other parameters."""
+    values = [getattr(config, name) for name in SECRET_FIELDS if getattr(config, name)]
+    return values + redact.secret_values({k: v for k, v in params.items() if k not in FIELDS})
+
+
+def _refuse_weak_secrets(secrets: list[str]) -> None:
+    """Exit 2 before anything runs when a secret is too short to be redacted reliably."""
+    try:
+        redact.Redactor(secrets)
+    except ValueError as exc:
+        raise ConfigError.one("secret parameter", redact.REDACTED, f"{exc}; use a longer secret") from None
+
+
+def _kernel_manager_class(env: dict[str, str]) -> type:
+    """A kernel manager class that starts its kernel with ``env`` added to the environment."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class SecretEnvKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["env"] = {**os.environ, **(kw.get("env") or {}), **env}
+            await super().start_kernel(**kw)
+
+    return SecretEnvKernelManager
 
 
 def merge_parameters(params: dict[str, Any] | None, params_file: str | None) -> dict[str, Any]:
-    """Parameters from a YAML file (``-f``), overridden by explicit ones (``-p``)."""
-    from_file = yaml.safe_load(Path(params_file).read_text()) or {} if params_file else {}
+    """Parameters from a YAML file (``-f``, plain data only), overridden by explicit ones (``-p``)."""
+    from hainfra.config import read_yaml_file
+
+    from_file = read_yaml_file(Path(params_file)) if params_file else {}
     return {**from_file, **(params or {})}
 
 
@@ -127,6 +167,7 @@ def stack_secrets(config: StackConfig) -> list[str]:
         values = [aws.client("secretsmanager").get_secret_value(SecretId=outputs["secret_arn"])["SecretString"]]
         params = aws.client("ssm").get_parameters_by_path(Path=outputs["ssm_path"], Recursive=True, WithDecryption=True)
         values += [p["Value"] for p in params["Parameters"] if p["Type"] == "SecureString"]
+        redact.remember(*values)
         return values
     except Exception as exc:  # noqa: BLE001 - redaction still covers parameters; say so
         log.warning("could not read the stack's secret values for redaction: %s", exc)
@@ -154,12 +195,13 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         raise ConfigError.one("stage", stage, f"use one of {', '.join(STAGES)}")
     merged = merge_parameters(params, params_file)
     parameters, config = split_parameters(stage, stack, merged)
+    _refuse_weak_secrets(run_secrets(config, merged) + list(extra_secrets or []))
     input_path = NOTEBOOKS / STAGES[stage]
     run_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{stage}-{uuid.uuid4().hex[:8]}"
     record: dict[str, Any] = {
         "run_id": run_id, "run_group": run_group or run_id, "stage": stage, "stack": stack, "engine": config.engine,
         "actor": os.environ.get("HAINFRA_ACTOR") or getpass.getuser(), "host": socket.gethostname(),
-        "started": _utc(), "parameters": archive.redact_params(parameters),
+        "started": _utc(), "parameters": parameters,
         "policy_override": parameters.get("policy_override", ""),
         "input_notebook": str(input_path.relative_to(REPO)), "input_notebook_sha256": archive.sha256_file(input_path),
         "git": _git(), "hainfra_version": hainfra.__version__,
@@ -171,7 +213,8 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         try:
             papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
                                        log_output=False, cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None,
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no transport warnings
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warnings
+                                       kernel_manager_class=_kernel_manager_class(kernel_env(config)))
         except PapermillExecutionError as exc:
             outcome = "failed"
             failing_cell = {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
@@ -180,12 +223,12 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
             outcome = "timeout" if "timeout" in type(exc).__name__.lower() or "Timeout" in str(exc) else "failed"
             failing_cell = {"ename": type(exc).__name__, "evalue": str(exc)}
         notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
-    secrets = list(archive.secret_parameters(merged).values()) + stack_secrets(config) + list(extra_secrets or [])
-    notebook, redactions = archive.redact(notebook, secrets)
-    html, html_redactions = archive.redact(_render_html(notebook).decode(), secrets)
-    if failing_cell:
-        failing_cell["evalue"] = archive.redact(str(failing_cell.get("evalue", "")), secrets)[0]
-    record.update(ended=_utc(), outcome=outcome, failing_cell=failing_cell, redactions=redactions + html_redactions)
+    redactor = redact.Redactor(run_secrets(config, merged) + stack_secrets(config) + list(extra_secrets or []))
+    notebook, redactions = redactor.notebook(notebook)
+    html, html_redactions = redactor.text(_render_html(notebook).decode())
+    record.update(ended=_utc(), outcome=outcome, failing_cell=failing_cell)
+    record, record_redactions = redactor.data(record)
+    record["redactions"] = redactions + html_redactions + record_redactions
     name = Path(STAGES[stage]).stem
     return archive.archive_run(Path(archive_root), record, {f"{name}.ipynb": notebook.encode(),
                                                            f"{name}.html": html.encode()})
