@@ -67,13 +67,14 @@ class StackConfig:
     instance_type: str = _param("t3.micro", "EC2 instance type of the application tier.")
     asg_min: int = _param(3, "Auto Scaling group minimum size.")
     asg_desired: int = _param(3, "Auto Scaling group desired capacity.")
-    asg_max: int = _param(6, "Auto Scaling group maximum size.")
+    asg_max: int = _param(6, "Auto Scaling group maximum size (at most 1000).")
     log_retention_days: int = _param(30, "Retention of every log group (a CloudWatch-allowed value).")
     backup_ia_days: int = _param(30, "Days before noncurrent backup versions move to STANDARD_IA (>= 30).")
     backup_glacier_days: int = _param(90, "Days before noncurrent backup versions move to GLACIER.")
-    backup_expire_days: int = _param(365, "Days before noncurrent backup versions expire.")
+    backup_expire_days: int = _param(365, "Days before noncurrent backup versions expire (at most 36500).")
     abort_upload_days: int = _param(7, "Days before incomplete multipart uploads are aborted.")
-    extra_tags: dict = _param({}, "Extra tags on every taggable resource (cannot override required tags).")
+    extra_tags: dict = _param({}, "Extra tags on every taggable resource (cannot override required tags; "
+                                  "no secret-looking keys).")
     alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
     certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
     engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")
@@ -83,8 +84,10 @@ class StackConfig:
     pulumi_secrets_provider: str = _param("passphrase", "pulumi engine secrets provider: passphrase, or awskms://..., "
                                                         "hashivault://..., azurekeyvault://..., gcpkms://...")
     pulumi_config_passphrase: str = field(
-        default="", repr=False, metadata={"doc": "Secret. Passphrase of the pulumi engine's secrets provider "
-                                                 "(default: $PULUMI_CONFIG_PASSPHRASE); never archived.", "secret": True})
+        default="", repr=False, metadata={"doc": "Secret (8+ characters). Passphrase of the pulumi engine's secrets "
+                                                 "provider; give it as $HAINFRA_PULUMI_CONFIG_PASSPHRASE or --secret-file "
+                                                 "(default: $PULUMI_CONFIG_PASSPHRASE); never in a notebook.",
+                                          "secret": True})
 
     # --- derived values, computed once -------------------------------------------------
     @property

@@ -62,6 +62,8 @@ def _coerce_stage_param(name: str, value: Any, declared: dict[str, Any]) -> Any:
         return value
     if isinstance(value, str) and kind != "str":
         value = load_yaml(value, f"parameter {name}", name)
+        if check_data(name, value):  # .nan, .inf
+            raise ConfigError(check_data(name, value))
     if not isinstance(value, python) or (kind != "bool" and isinstance(value, bool)):
         raise ConfigError.one(name, value, f"must be {kind}")
     return float(value) if kind == "float" else value

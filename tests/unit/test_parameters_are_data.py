@@ -130,11 +130,36 @@ def test_avoid_cidrs_items_must_be_strings(cidr: object) -> None:
         StackConfig.load({"avoid_cidrs": [cidr]})
 
 
-@pytest.mark.parametrize("field, value", [
-    ("asg_max", 10**6), ("asg_desired", 5000), ("backup_expire_days", 10**12), ("backup_glacier_days", 10**9),
-    ("az_count", 2**64),
+@pytest.mark.parametrize("params, field", [
+    ({"asg_max": 10**6}, "asg_max"),
+    ({"asg_min": 3, "asg_desired": 5000, "asg_max": 5000}, "asg_max"),
+    ({"backup_expire_days": 10**12}, "backup_expire_days"),
+    ({"backup_glacier_days": 10**9, "backup_expire_days": 10**9 + 1}, "backup_expire_days"),
+    ({"az_count": 2**64}, "az_count"),
 ])
-def test_numeric_fields_have_upper_bounds(field: str, value: int) -> None:
+def test_numeric_fields_have_upper_bounds(params: dict, field: str) -> None:
     with pytest.raises(ConfigError) as info:
-        StackConfig.load({field: value, "asg_max": max(value, 6) if field.startswith("asg") else 6})
-    assert any(p[0] in (field, "asg_max", "asg_desired", "backup_glacier_days") for p in info.value.problems)
+        StackConfig.load(params)
+    assert [p[0] for p in info.value.problems] == [field]
+
+
+def test_numeric_bounds_admit_the_largest_allowed_values() -> None:
+    from hainfra.config import MAX_ASG_SIZE, MAX_LIFECYCLE_DAYS
+
+    config = StackConfig.load({"asg_max": MAX_ASG_SIZE, "backup_expire_days": MAX_LIFECYCLE_DAYS})
+    assert (config.asg_max, config.backup_expire_days) == (MAX_ASG_SIZE, MAX_LIFECYCLE_DAYS)
+
+
+def test_notebook_config_file_must_be_a_string() -> None:
+    from hainfra.runbook import steps
+
+    with pytest.raises(ConfigError, match="config_file"):
+        steps.load_config("x", {}, b"params.yaml")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "!!binary AAAA"])
+def test_stage_parameters_are_plain_finite_data(value: str) -> None:
+    from hainfra.runbook import runner
+
+    with pytest.raises(ConfigError, match="wait_seconds"):
+        runner.split_parameters("verify", "x", {"wait_seconds": value})
