@@ -9,6 +9,7 @@ the field, the bad value and the fix — before any resource is created.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import logging
 import os
@@ -19,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hainfra import redact
+from hainfra import naming, redact
 from hainfra.cidr import MAX_AZS, SUBNET_PREFIX_STEP
 from hainfra.data import check_data, load_yaml
 from hainfra.errors import ConfigError
@@ -125,7 +126,7 @@ class StackConfig:
         """
         raw: dict[str, tuple[Any, str]] = {}
         if file is not None:
-            for key, value in read_yaml_file(Path(file)).items():
+            for key, value in read_yaml(Path(file)).items():
                 raw[key] = (value, f"file {file}")
         env = os.environ if env is None else env
         for key, value in env.items():
@@ -187,14 +188,12 @@ def _type_name(f: dataclasses.Field) -> str:
 
 
 def _suggest(key: str) -> str:
-    import difflib
-
     close = difflib.get_close_matches(key, FIELDS, n=1)
     return f"did you mean {close[0]!r}?" if close else f"known parameters: {', '.join(FIELDS)}"
 
 
-def read_yaml_file(path: Path) -> dict[str, Any]:
-    """A parameter file (``--config``, ``-f``, ``config_file``): a mapping of plain data."""
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A parameter file (``--config``, ``-f``, ``config_file``): a mapping of plain data; ConfigError naming it."""
     if not path.is_file():
         raise ConfigError.one("config file", str(path), "no such file; pass an existing YAML file")
     data = load_yaml(path.read_text(), f"file {path}") or {}
@@ -259,7 +258,7 @@ _STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 @cache
 def known_regions() -> frozenset[str]:
     """Regions botocore knows for EC2 (offline data shipped with the SDK)."""
-    import boto3
+    import boto3  # function-local: start-up time (config loads without botocore)
 
     session = boto3.session.Session()
     return frozenset(
@@ -388,8 +387,6 @@ def _validate_secrets(c: StackConfig) -> list[tuple[str, object, str]]:
 
 def _validate_names(c: StackConfig) -> list[tuple[str, object, str]]:
     """Names that AWS limits: the bucket (3-63 chars) and the ALB/target group (32 chars)."""
-    from hainfra import naming
-
     p = []
     bucket = naming.bucket_name(c)
     if len(bucket) > 63:

@@ -14,14 +14,12 @@ from typing import Any
 import pandas as pd
 
 from hainfra.config import StackConfig
+from hainfra.engines import get_engine
 from hainfra.errors import EngineError
+from hainfra.verify import compute, dataflow, network, security, storage  # noqa: F401 - registers the checks
 from hainfra.verify.base import CHECKS, COLUMNS, VerifyContext
 
 log = logging.getLogger(__name__)
-
-
-def _load_checks() -> None:
-    from hainfra.verify import compute, dataflow, network, security, storage  # noqa: F401
 
 
 def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
@@ -31,16 +29,12 @@ def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
     Raises:
         EngineError: when the stack has no outputs (not deployed).
     """
-    from hainfra.engines import get_engine
-
-    _load_checks()
     engine = engine or get_engine(None, config)
     outputs = engine.outputs()
     if not outputs:
         raise EngineError(f"stack {config.stack!r} is not deployed (no outputs); run `hainfra up --stack "
                           f"{config.stack}` first")
-    emulated = engine.name == "sandbox" or bool(config.aws_endpoint_url)
-    ctx = VerifyContext(config, outputs, engine.aws_client_kwargs(), emulated=emulated,
+    ctx = VerifyContext(config, outputs, engine.aws_client_kwargs(), emulated=engine.emulated,
                         wait_seconds=wait_seconds)
     rows: list[dict[str, Any]] = []
     for name, fn in CHECKS.items():

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from hainfra import audit, cli
+from hainfra.aws import Ctx
 from hainfra.config import SECRET_FROM_ENV, StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.engines.sandbox.handlers import Ctx
 from hainfra.errors import AuditError, ConfigError
 from hainfra.runbook import runner
 

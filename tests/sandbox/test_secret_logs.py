@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
-from hainfra.engines.sandbox.handlers import Ctx
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

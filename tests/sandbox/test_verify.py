@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from hainfra import naming, verify
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.engines.sandbox.handlers import Ctx
 
 pytestmark = pytest.mark.slow
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -17,13 +18,15 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hainfra.engines.sandbox.handlers import SANDBOX_CREDENTIALS
+from hainfra.aws import EMULATOR_CREDENTIALS
 from hainfra.errors import EmulatorError
 from hainfra.home import home
 
@@ -57,7 +60,7 @@ def identity(url: str) -> str:
     if not reachable(url):
         raise EmulatorError(f"no AWS emulator answers at {url}; {START_HELP}")
     ssm = boto3.client("ssm", endpoint_url=url, region_name=IDENTITY_REGION, config=Config(retries={"max_attempts": 2}),
-                       verify=False, **SANDBOX_CREDENTIALS)
+                       verify=False, **EMULATOR_CREDENTIALS)
     try:
         return ssm.get_parameter(Name=IDENTITY_PARAMETER)["Parameter"]["Value"]
     except ClientError:
@@ -135,3 +138,22 @@ def resolve(url: str | None) -> str:
     if not reachable(recorded):
         raise EmulatorError(f"the emulator recorded at {recorded} is gone; {START_HELP}")
     return recorded
+
+
+def serve(port: int, announce: Callable[[str], None]) -> int:
+    """Run a long-lived emulator, recorded for later commands, until SIGTERM/Ctrl-C (0) or it dies (1)."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # runs the finally below: the emulator process is stopped, its URL forgotten
+
+    signal.signal(signal.SIGTERM, stop)
+    emu = Emulator(port=port).start()
+    record(emu.url)
+    announce(emu.url)
+    try:
+        while emu.process and emu.process.poll() is None:
+            time.sleep(1)
+        return 1
+    finally:
+        forget()
+        emu.stop()

@@ -10,32 +10,20 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hainfra import redact
+from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
-from hainfra.engines.runtime import Registration, evaluate
+from hainfra.engines.runtime import Registration, evaluate, unwrap_secrets
 from hainfra.engines.sandbox import emulator
-from hainfra.engines.sandbox.handlers import REGISTRY, SANDBOX_CREDENTIALS, Ctx, Handler
+from hainfra.engines.sandbox.handlers import REGISTRY, Handler
 from hainfra.engines.sandbox.state import State, stack_lock
 from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import EmulatorError, LeftoverError, ResourceError, UnsupportedResourceError
+from hainfra.plan import evaluate_offline
+from hainfra.stack import program
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-def unwrap_secrets(value: Any) -> Any:
-    """Pulumi's wire format wraps secret values; handlers want the plain value."""
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
-            return unwrap_secrets(value.get("value"))
-        return {k: unwrap_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap_secrets(v) for v in value]
-    return value
-
 
 def stored_inputs(reg: Registration) -> dict[str, Any]:
     """Inputs as kept in state: ignore_changes keys (generated secrets) only as a fingerprint."""
@@ -120,7 +108,9 @@ class _Realiser:
             handler.tag(self.ctx, old["id"], {**inputs, **outputs}, old["inputs"].get("tags") or {},
                         inputs.get("tags") or {})
         if needs_update(handler, changed):
-            assert handler.update is not None
+            if handler.update is None:  # a handler that lists updatable keys must say how to update them
+                raise UnsupportedResourceError(f"the sandbox handler for {reg.type} lists updatable keys but has "
+                                               f"no update; cannot change {', '.join(changed)} of {reg.urn}")
             outputs.update(handler.update(self.ctx, old["id"], old["inputs"], inputs))
         self.state.put(reg.urn, {**old, "inputs": stored, "outputs": outputs})
         return old["id"], outputs
@@ -169,8 +159,12 @@ class SandboxEngine(Engine):
     def endpoint_url(self) -> str:
         return emulator.resolve(self._endpoint_arg)
 
+    @property
+    def emulated(self) -> bool:
+        return True
+
     def aws_client_kwargs(self) -> dict[str, Any]:
-        return {"region_name": self.config.region, "endpoint_url": self.endpoint_url, **SANDBOX_CREDENTIALS}
+        return {"region_name": self.config.region, "endpoint_url": self.endpoint_url, **EMULATOR_CREDENTIALS}
 
     def _ctx(self, url: str) -> Ctx:
         return Ctx(url, self.config.region, max_pool=self.parallel * 2)
@@ -190,8 +184,6 @@ class SandboxEngine(Engine):
 
     def _check_types(self) -> None:
         """Every declared type needs a handler: refuse before anything is created."""
-        from hainfra.plan import evaluate_offline
-
         evaluation, _ = evaluate_offline(self.config)
         missing = sorted({r.type for r in evaluation.custom if r.type not in REGISTRY})
         if missing:
@@ -200,8 +192,6 @@ class SandboxEngine(Engine):
                 "Add one in hainfra/engines/sandbox/handlers/ or use engine=pulumi")
 
     def _evaluate(self, state: State, ctx: Ctx, apply: bool) -> tuple[_Realiser, dict[str, Any]]:
-        from hainfra.stack import program
-
         realiser = _Realiser(self, state, ctx, apply)
         evaluation = evaluate(lambda: program(self.config), realiser, project=self.config.project,
                               stack=self.config.stack, preview=not apply, parallel=self.parallel)
@@ -248,7 +238,7 @@ class SandboxEngine(Engine):
                                 for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
         return OperationResult("preview", changes_frame(rows), seconds=time.perf_counter() - started)
 
-    def _up(self) -> OperationResult:
+    def up(self) -> OperationResult:
         started = time.perf_counter()
         self._check_types()
         url = self.endpoint_url

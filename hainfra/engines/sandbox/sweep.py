@@ -14,8 +14,8 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from hainfra import naming
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
-from hainfra.engines.sandbox.handlers import Ctx
 
 
 def _ours(tags: dict[str, str], c: StackConfig) -> bool:

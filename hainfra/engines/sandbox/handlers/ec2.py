@@ -7,9 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from hainfra.aws import Ctx
 from hainfra.engines.sandbox.handlers import (
     Created,
-    Ctx,
     Handler,
     Props,
     error_code,

@@ -6,7 +6,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hainfra.engines.sandbox.handlers import Created, Ctx, Handler, Props, ignore, ints, register, tag_list, tagger
+from hainfra.aws import Ctx
+from hainfra.engines.sandbox.handlers import Created, Handler, Props, ignore, ints, register, tag_list, tagger
 
 
 def iam(ctx: Ctx) -> Any:
