@@ -189,7 +189,7 @@ class Redactor:
     def notebook(self, notebook_json: str) -> tuple[str, int]:
         """An ``.ipynb`` text redacted value by value, so the result is still a valid notebook."""
         data, n = self.data(json.loads(notebook_json))
-        return (json.dumps(data, indent=1, ensure_ascii=False) + "\n", n) if n else (notebook_json, 0)
+        return (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", n) if n else (notebook_json, 0)
 
 
 # --- parameters by name -------------------------------------------------------------------------------------
