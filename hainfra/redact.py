@@ -172,10 +172,11 @@ class Redactor:
         return text, len(spans)
 
     def data(self, value: Any) -> tuple[Any, int]:
-        """Redact every string in a JSON-like value; a list of strings (notebook lines) is redacted joined."""
+        """Redact every string in a JSON-like value; a list of lines (a notebook text) is redacted joined."""
         if isinstance(value, str):
             return self.text(value)
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value) \
+                and all(v.endswith("\n") for v in value[:-1]):  # the lines of one notebook text
             joined, n = self.text("".join(value))
             return (joined.splitlines(keepends=True), n) if n else (value, 0)
         if isinstance(value, list):
