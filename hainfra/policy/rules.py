@@ -18,6 +18,7 @@ from hainfra import documents
 from hainfra.aws import as_list, policy_doc
 from hainfra.config import REQUIRED_TAGS, RESOURCE_TYPE_TAG, StackConfig
 from hainfra.policy.graph import Graph, Resource, taggable
+from hainfra.redact import SECRET_NAME
 
 Hit = tuple[Resource, str]
 
@@ -55,7 +56,6 @@ DEPRECATED_TYPES = {
     "aws:s3/bucketLoggingV2:BucketLoggingV2": "aws.s3.BucketLogging",
     "aws:s3/bucketObject:BucketObject": "aws.s3.BucketObjectv2",
 }
-SECRET_NAME = re.compile(r"(password|passwd|secret|token|api[-_]?key|private[-_]?key|credential)", re.I)
 SECRET_VALUE = re.compile(
     r"(AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|(password|secret|token|api_key)\s*[=:]\s*\S{6,})", re.I)
 

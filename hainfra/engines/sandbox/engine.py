@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from hainfra import redact
 from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
@@ -137,7 +138,9 @@ def provider_call(ctx: Ctx, token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
         keys = {"passwordLength": "PasswordLength", "excludePunctuation": "ExcludePunctuation"}
         kwargs = {api: (int(args[k]) if k == "passwordLength" else args[k]) for k, api in keys.items() if k in args}
-        return {"randomPassword": ctx.client("secretsmanager").get_random_password(**kwargs)["RandomPassword"]}
+        password = ctx.client("secretsmanager").get_random_password(**kwargs)["RandomPassword"]
+        redact.remember(password)  # a generated secret: hidden from every log line from now on
+        return {"randomPassword": password}
     raise UnsupportedResourceError(f"the sandbox does not implement provider function {token}")
 
 
