@@ -22,6 +22,7 @@ import yaml
 
 from hainfra.cidr import MAX_AZS, SUBNET_PREFIX_STEP
 from hainfra.errors import ConfigError
+from hainfra.naming import NAME_TAG, REQUIRED_TAGS
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 NAT_STRATEGIES = ("per_az", "single")
@@ -31,7 +32,6 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
     2557, 2922, 3288, 3653,
 )
-REQUIRED_TAGS = ("Project", "Environment", "ManagedBy", "Stack")
 ENV_PREFIX = "HAINFRA_"
 
 
@@ -284,8 +284,6 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
                   "use passphrase or a provider URL such as awskms://alias/pulumi?region=us-east-1"))
     if c.aws_endpoint_url and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", c.aws_endpoint_url):
         p.append(("aws_endpoint_url", c.aws_endpoint_url, "use a URL such as http://127.0.0.1:5000"))
-    if not p:
-        p += _validate_names(c)
     return p
 
 
@@ -317,7 +315,7 @@ def _validate_tags(tags: dict) -> list[tuple[str, object, str]]:
     for key, value in tags.items():
         if not isinstance(key, str) or not isinstance(value, str):
             p.append(("extra_tags", {key: value}, "tag keys and values must be strings"))
-        elif key in REQUIRED_TAGS or key == "Name":
+        elif key in REQUIRED_TAGS or key == NAME_TAG:
             p.append(("extra_tags", key, f"{key} is set by hainfra; remove it from extra_tags"))
         elif key.lower().startswith("aws:"):
             p.append(("extra_tags", key, "the aws: prefix is reserved by AWS; rename the tag"))
@@ -325,20 +323,3 @@ def _validate_tags(tags: dict) -> list[tuple[str, object, str]]:
             p.append(("extra_tags", key, "keys need 1-128 characters, values at most 256"))
     return p
 
-
-def _validate_names(c: StackConfig) -> list[tuple[str, object, str]]:
-    """Names that AWS limits: the bucket (3-63 chars) and the ALB/target group (32 chars)."""
-    from hainfra import naming
-
-    p = []
-    bucket = naming.bucket_name(c)
-    if len(bucket) > 63:
-        field_ = "environment_suffix" if c.environment_suffix else "project"
-        p.append((field_, getattr(c, field_),
-                  f"the backup bucket name {bucket!r} would be {len(bucket)} characters; S3 allows 63 — shorten it"))
-    lb = naming.name(c, "alb")
-    if len(naming.name(c, "tg")) > 32 or len(lb) > 32:
-        field_ = "environment_suffix" if c.environment_suffix else "project"
-        p.append((field_, getattr(c, field_),
-                  f"the load balancer name {lb!r} would exceed 32 characters; shorten it"))
-    return p

@@ -71,3 +71,7 @@ class RunbookError(HainfraError):
 
 class AuditError(HainfraError):
     """The audit archive is inconsistent or tampered with."""
+
+
+class OwnershipError(EngineError):
+    """A resource the stack would create or change already exists and is not this stack's."""

@@ -68,7 +68,7 @@ def program(config: StackConfig) -> dict[str, Any]:
 
     keys = Keys("keys", KeysArgs(c, identity.account_id, partition))
     network = Network("network", NetworkArgs(c, azs, keys.key.arn, identity.account_id))
-    storage = Storage("storage", StorageArgs(c, keys.key.arn))
+    storage = Storage("storage", StorageArgs(c, keys.key.arn, identity.account_id))
     secrets = Secrets("secrets", SecretsArgs(c, keys.key.arn, storage.bucket.bucket))
     observability = Observability("observability", ObservabilityArgs(c, keys.key.arn, storage.bucket.bucket))
     ssm_path = naming.ssm_path(c)

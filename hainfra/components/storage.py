@@ -16,6 +16,7 @@ from hainfra.config import StackConfig
 class StorageArgs:
     config: StackConfig
     key_arn: pulumi.Input[str]
+    account_id: str  # S3 names are global: the bucket name carries the account
 
 
 class Storage(pulumi.ComponentResource):
@@ -25,7 +26,7 @@ class Storage(pulumi.ComponentResource):
         super().__init__("hainfra:storage:Storage", name, None, opts)
         c = args.config
         child = pulumi.ResourceOptions(parent=self)
-        bucket_name = naming.bucket_name(c)
+        bucket_name = naming.bucket_name(c, args.account_id)
         n = naming.name(c, "backup")
         # Backups survive a prod teardown: only non-prod buckets are emptied on destroy.
         self.bucket = aws.s3.Bucket(n, bucket=bucket_name, force_destroy=not c.is_prod,

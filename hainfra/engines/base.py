@@ -11,7 +11,7 @@ import pandas as pd
 
 from hainfra.config import StackConfig
 
-ACTIONS = ("create", "update", "replace", "delete", "same")
+ACTIONS = ("create", "update", "replace", "delete", "same", "not ours")
 CHANGE_COLUMNS = ["action", "type", "name", "urn", "changed"]
 
 

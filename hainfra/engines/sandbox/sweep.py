@@ -62,7 +62,7 @@ def _buckets(ctx: Ctx, c: StackConfig) -> list[str]:
             tags = _kv(s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"])
         except ClientError:
             tags = {}
-        if _ours(tags, c) or b["Name"] == naming.bucket_name(c):
+        if _ours(tags, c) or b["Name"] == naming.bucket_name(c, ctx.account_id):
             found.append(b["Name"])
     return found
 
