@@ -27,13 +27,12 @@ def _table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from hainfra.config import StackConfig
+    from hainfra import remembered
 
     params: dict[str, Any] = dict(args.param or [])
-    params["stack"] = args.stack
     if getattr(args, "engine", None):
         params["engine"] = args.engine
-    return StackConfig.load(params, file=args.config)
+    return remembered.load(args.stack, params, file=args.config)
 
 
 def print_progress(event: Any) -> None:
@@ -139,6 +138,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from hainfra import remembered
+
+    file = remembered.path(args.stack)
+    if not file.is_file():
+        print(f"stack {args.stack} has no remembered configuration ({file}): `hainfra up` records one")
+        return 1
+    print(f"# {file}")
+    print(file.read_text(), end="")
+    return 0
+
+
 def cmd_policy(args: argparse.Namespace) -> int:
     from hainfra import policy
 
@@ -221,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify = add("verify", cmd_verify, "check the live stack")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to wait for asynchronous deliveries")
     add("policy", cmd_policy, "preflight policy findings", engine=False)
+
+    config = sub.add_parser("config", help="a stack's remembered configuration").add_subparsers(
+        dest="config_command", required=True)
+    show = add("show", cmd_config_show, "print the configuration `up` recorded for the stack", parent=config,
+               stack=False)
+    show.add_argument("--stack", required=True, help="stack name")
 
     sandbox = sub.add_parser("sandbox", help="the local AWS emulator").add_subparsers(dest="sandbox", required=True)
     serve = add("serve", cmd_sandbox_serve, "run a long-lived emulator", parent=sandbox, stack=False)

@@ -102,16 +102,21 @@ class StackConfig:
         params: Mapping[str, Any] | None = None,
         file: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        remembered: Mapping[str, Any] | None = None,
+        remembered_from: str = "",
     ) -> StackConfig:
-        """Merge defaults < YAML file < HAINFRA_* environment < params, then validate.
+        """Merge defaults < remembered < YAML file < HAINFRA_* environment < params, then validate.
 
         Args:
             params: Parameter dict (papermill parameters or CLI ``-p``). Strings are
                 coerced for non-string fields (they come from a command line).
             file: Optional YAML file with a mapping of field names.
             env: Environment (defaults to ``os.environ``); ``HAINFRA_AZ_COUNT=4`` sets az_count.
+            remembered: The stack's recorded configuration (see :mod:`hainfra.remembered`).
+            remembered_from: Where it was recorded (named in error messages).
         """
-        raw: dict[str, tuple[Any, str]] = {}
+        raw: dict[str, tuple[Any, str]] = {
+            key: (value, f"remembered configuration {remembered_from}") for key, value in (remembered or {}).items()}
         if file is not None:
             for key, value in _read_yaml(Path(file)).items():
                 raw[key] = (value, f"file {file}")

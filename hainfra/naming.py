@@ -31,6 +31,7 @@ DEFAULT_LIMIT = 64  # IAM role and EventBridge rule names: the tightest limit of
 KIND_LIMITS = {"alb": 32, "tg": 32}  # ELBv2 load balancer and target group names
 S3_LIMIT = 63
 LOG_GROUP_LIMIT = 512
+SECRET_LIMIT = 512
 SSM_PATH_LIMIT = 512  # leaves room for the parameter names under it (1011 in all)
 HASH_LEN = 8
 _SLUG_BAD = re.compile(r"[^a-z0-9]+")
@@ -79,6 +80,11 @@ def bucket_name(config: StackConfig, account_id: str) -> str:
 def ssm_path(config: StackConfig) -> str:
     """Root of the stack's SSM parameters: ``/{project}/{env}/{stack}``."""
     return fit(f"/{config.project}/{config.env_id}/{stack_slug(config.stack)}", SSM_PATH_LIMIT)
+
+
+def secret_name(config: StackConfig) -> str:
+    """The application secret: ``{project}/{env}/{stack}/app``."""
+    return fit(f"{config.project}/{config.env_id}/{stack_slug(config.stack)}/app", SECRET_LIMIT)
 
 
 def log_group_name(config: StackConfig, kind: str) -> str:

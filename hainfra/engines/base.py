@@ -94,7 +94,13 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def _up(self) -> OperationResult:
-        """Create or update the stack (after the gate passed)."""
+        """Create or update the stack (after the gate passed); calls :meth:`remember` before its first change."""
+
+    def remember(self) -> None:
+        """Record the stack's resolved configuration (no secrets) for later commands and notebooks."""
+        from hainfra.remembered import remember
+
+        remember(self.config)
 
     @abc.abstractmethod
     def outputs(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 import hainfra
+from hainfra import remembered
 from hainfra.config import FIELDS, StackConfig
 from hainfra.errors import ConfigError
 from hainfra.runbook import archive
@@ -86,7 +87,7 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
             problems.append((name, value, f"unknown parameter for stage {stage}; known: {', '.join(known)}"))
     if problems:
         raise ConfigError(problems)
-    config = StackConfig.load({**config_params, "stack": stack})
+    config = remembered.load(stack, config_params)
     typed = {k: getattr(config, k) for k in config_params}  # CLI strings become typed values
     return {"stack": stack, "params": typed, **stage_params}, config
 

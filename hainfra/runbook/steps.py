@@ -15,10 +15,15 @@ log = logging.getLogger(__name__)
 
 
 def load_config(stack: str, params: dict[str, Any] | None = None, config_file: str = "") -> StackConfig:
-    """Strictly validated config for a notebook run (unknown names and wrong types are errors)."""
+    """Strictly validated config for a notebook run (unknown names and wrong types are errors).
+
+    Starts from the stack's remembered configuration (:mod:`hainfra.remembered`).
+    """
     if not isinstance(params, dict):
         raise ConfigError.one("params", params, "pass a mapping of parameter names to values")
-    return StackConfig.load({**params, "stack": stack}, file=config_file or None)
+    from hainfra import remembered
+
+    return remembered.load(stack, params, file=config_file or None)
 
 
 def config_table(config: StackConfig) -> pd.DataFrame:

@@ -268,6 +268,7 @@ class SandboxEngine(Engine):
             ctx = self._ctx(url)
             planned, _ = self._evaluate(state, ctx, apply=False)
             ownership.preflight(ctx, planned.creates, self.config.stack, self.parallel)
+            self.remember()
             realiser, outputs = self._evaluate(state, ctx, apply=True)
             removed = [e for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
             rows = list(realiser.rows)

@@ -14,7 +14,7 @@ from typing import Any
 
 from hainfra.engines.sandbox.handlers import REGISTRY, Ctx, Found, Handler
 from hainfra.errors import OwnershipError
-from hainfra.naming import owner
+from hainfra.naming import STACK_TAG, owner
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,13 @@ class Conflict:
 
 
 def foreign(found: Found, stack: str) -> bool:
-    """Tagged for another stack (an untaggable resource is judged by its stack-carrying name)."""
-    return found.tags is not None and owner(found.tags) != stack
+    """Tagged for another stack.
+
+    No ``Stack`` tag is not foreign: an untaggable type, or a create killed between the call that
+    makes the resource and the one that tags it (S3 buckets) — its name carries the stack, and the
+    callers only accept it when this stack's state records it (pending or created).
+    """
+    return STACK_TAG in (found.tags or {}) and owner(found.tags) != stack
 
 
 def may_create(found: Found | None, stack: str, pending: bool) -> bool:
