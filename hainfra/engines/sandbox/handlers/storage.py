@@ -21,6 +21,7 @@ from hainfra.engines.sandbox.handlers import (
     tag_dict,
     tag_list,
 )
+from hainfra.naming import STACK_TAG
 
 
 def s3(ctx: Ctx) -> Any:
@@ -58,7 +59,7 @@ def delete_bucket(ctx: Ctx, rid: str, p: Props) -> None:
     s3(ctx).delete_bucket(Bucket=rid)  # BucketNotEmpty without forceDestroy: backups are never lost silently
 
 
-OTHER_ACCOUNT = {"Stack": "another AWS account"}
+OTHER_ACCOUNT = {STACK_TAG: "another AWS account"}
 
 
 def bucket_owner(ctx: Ctx, name: str) -> dict[str, str] | None:
