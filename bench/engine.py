@@ -14,11 +14,12 @@ import tempfile
 import time
 from typing import Any
 
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
+from hainfra.engines.runtime import unwrap_secrets
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.engines.sandbox.engine import unwrap_secrets
-from hainfra.engines.sandbox.handlers import REGISTRY, Ctx
+from hainfra.engines.sandbox.handlers import REGISTRY
 from hainfra.plan import evaluate_offline
 
 

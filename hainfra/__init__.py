@@ -17,6 +17,6 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 def plan(config: StackConfig) -> pd.DataFrame:
     """The offline resource inventory of a stack; see :func:`hainfra.plan.plan`."""
-    from hainfra.plan import plan as _plan
+    from hainfra.plan import plan as _plan  # function-local: start-up time (`import hainfra` loads no Pulumi)
 
     return _plan(config)

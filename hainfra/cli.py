@@ -1,5 +1,8 @@
 """The ``hainfra`` command: parse, call the library, map errors to exit codes.
 
+Each subcommand imports its library module when it runs (start-up time: `hainfra --help`
+loads no Pulumi, boto3 or papermill).
+
 Exit codes: 0 success, 1 deploy/verify/stage failure, 2 bad configuration or
 parameters, 3 unexpected error (traceback in ``$HAINFRA_HOME/hainfra.log``), 130 interrupted.
 """
@@ -7,6 +10,7 @@ parameters, 3 unexpected error (traceback in ``$HAINFRA_HOME/hainfra.log``), 130
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import traceback
@@ -76,7 +80,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    result = _engine(args).up(policy_override=args.skip_policy)
+    from hainfra.policy import gated_up
+
+    result = gated_up(_engine(args), args.skip_policy)
     print(result.describe())
     for key, value in result.outputs.items():
         print(f"  {key:22} {value}")
@@ -94,8 +100,7 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
-    engine = _engine(args)
-    result = engine.destroy(forget=args.forget) if engine.name == "sandbox" else engine.destroy()
+    result = _engine(args).destroy(forget=args.forget)
     print(result.describe())
     if result.sweep is not None:
         print(f"sweep: {int(result.sweep['remaining'].sum())} resources of the stack left in "
@@ -104,27 +109,16 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_serve(args: argparse.Namespace) -> int:
-    import signal
-    import time
+    from hainfra.engines import serve_emulator
 
-    from hainfra.engines.sandbox import emulator
+    def announce(url: str) -> None:
+        print(f"AWS emulator (moto) listening at {url}", flush=True)
+        print(f"  use it with: -p aws_endpoint_url {url}   (recorded for later commands)", flush=True)
 
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(0)  # runs the finally below: the emulator process is stopped, its URL forgotten
-
-    signal.signal(signal.SIGTERM, stop)
-    emu = emulator.Emulator(port=args.port).start()
-    emulator.record(emu.url)
-    print(f"AWS emulator (moto) listening at {emu.url}", flush=True)
-    print(f"  use it with: -p aws_endpoint_url {emu.url}   (recorded for later commands)", flush=True)
-    try:
-        while emu.process and emu.process.poll() is None:
-            time.sleep(1)
+    code = serve_emulator(args.port, announce)
+    if code:
         print("the emulator process ended unexpectedly", file=sys.stderr)
-        return 1
-    finally:
-        emulator.forget()
-        emu.stop()
+    return code
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -185,8 +179,6 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
-    import json
-
     from hainfra import audit
 
     print(json.dumps(audit.show(args.run, args.archive), indent=2))
@@ -228,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--skip-policy", metavar="REASON", help="deploy despite mandatory policy findings (audited)")
     add("outputs", cmd_outputs, "outputs of the deployed stack")
     destroy = add("destroy", cmd_destroy, "delete the stack and prove nothing is left")
-    destroy.add_argument("--forget", action="store_true", help="drop state of an emulator that is gone")
+    destroy.add_argument("--forget", action="store_true",
+                         help="drop the stack's state, deleting nothing (e.g. its emulator is gone)")
     verify = add("verify", cmd_verify, "check the live stack")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to wait for asynchronous deliveries")
     add("policy", cmd_policy, "preflight policy findings", engine=False)

@@ -9,6 +9,7 @@ the field, the bad value and the fix — before any resource is created.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import os
 import re
@@ -118,7 +119,7 @@ class StackConfig:
         raw: dict[str, tuple[Any, str]] = {
             key: (value, f"remembered configuration {remembered_from}") for key, value in (remembered or {}).items()}
         if file is not None:
-            for key, value in _read_yaml(Path(file)).items():
+            for key, value in read_yaml(Path(file)).items():
                 raw[key] = (value, f"file {file}")
         env = os.environ if env is None else env
         for key, value in env.items():
@@ -176,13 +177,12 @@ def _type_name(f: dataclasses.Field) -> str:
 
 
 def _suggest(key: str) -> str:
-    import difflib
-
     close = difflib.get_close_matches(key, FIELDS, n=1)
     return f"did you mean {close[0]!r}?" if close else f"known parameters: {', '.join(FIELDS)}"
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML file of parameters; ConfigError naming the file when missing, malformed or not a mapping."""
     if not path.is_file():
         raise ConfigError.one("config file", str(path), "no such file; pass an existing YAML file")
     try:
@@ -223,7 +223,7 @@ _STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 @cache
 def known_regions() -> frozenset[str]:
     """Regions botocore knows for EC2 (offline data shipped with the SDK)."""
-    import boto3
+    import boto3  # function-local: start-up time (config loads without botocore)
 
     session = boto3.session.Session()
     return frozenset(

@@ -49,6 +49,10 @@ class StackLockedError(EngineError):
     """Another operation holds the stack's lock."""
 
 
+class StateError(EngineError):
+    """A local state file cannot be read, parsed or written; names the file and the recovery."""
+
+
 class EmulatorError(EngineError):
     """The AWS emulator is missing, unreachable, or not the one the state refers to."""
 

@@ -67,7 +67,7 @@ def evaluate_offline(config: StackConfig) -> tuple[Evaluation, OfflineRealiser]:
 
 @functools.lru_cache(maxsize=8)
 def _evaluate_offline(config_json: str) -> tuple[Evaluation, OfflineRealiser]:
-    from hainfra.stack import program
+    from hainfra.stack import program  # function-local: start-up time (pulumi_aws loads on first evaluation)
 
     config = StackConfig(**json.loads(config_json))
     realiser = OfflineRealiser(config.region)

@@ -18,7 +18,7 @@ from hainfra.components.secrets import Secrets, SecretsArgs
 from hainfra.components.security import IdentityArgs, InstanceIdentity, Keys, KeysArgs
 from hainfra.components.storage import Storage, StorageArgs
 from hainfra.config import StackConfig
-from hainfra.errors import ConfigError
+from hainfra.errors import ConfigError, EngineError
 
 # name -> description; the README's output table is generated from this dict.
 OUTPUTS: dict[str, str] = {
@@ -107,7 +107,9 @@ def program(config: StackConfig) -> dict[str, Any]:
         "asg_name": compute.asg.name,
         "launch_template_id": compute.launch_template.id,
     }
-    assert set(outputs) == set(OUTPUTS), "OUTPUTS documents every output"
+    if set(outputs) != set(OUTPUTS):  # OUTPUTS is the README's and the notebooks' table of outputs
+        raise EngineError(f"hainfra.stack.OUTPUTS does not match the program's outputs: undocumented "
+                          f"{sorted(set(outputs) - set(OUTPUTS))}, never exported {sorted(set(OUTPUTS) - set(outputs))}")
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs

@@ -79,25 +79,19 @@ class Engine(abc.ABC):
     def preview(self) -> OperationResult:
         """Planned change per resource; no side effects."""
 
-    def up(self, policy_override: str | None = None) -> OperationResult:
-        """Run the policy gate, then create or update the stack; returns outputs.
-
-        Args:
-            policy_override: reason to deploy despite mandatory policy findings (recorded).
-        """
-        from hainfra.policy import gate
-
-        gate(self.config, override=policy_override)
-        result = self._up()
-        result.policy_override = policy_override or ""
-        return result
-
     @abc.abstractmethod
-    def _up(self) -> OperationResult:
-        """Create or update the stack (after the gate passed); calls :meth:`remember` before its first change."""
+    def up(self) -> OperationResult:
+        """Create or update the stack; returns outputs.
+
+        No policy gate here (engines sit below policy): deploy through
+        :func:`hainfra.policy.gated_up`, which runs the gate first and records an override.
+        """
 
     def remember(self) -> None:
-        """Record the stack's resolved configuration (no secrets) for later commands and notebooks."""
+        """Record the stack's resolved configuration (no secrets) for later commands and notebooks.
+
+        Each engine's ``up`` calls it before its first change.
+        """
         from hainfra.remembered import remember
 
         remember(self.config)
@@ -107,8 +101,18 @@ class Engine(abc.ABC):
         """Outputs of the deployed stack (empty when nothing is deployed)."""
 
     @abc.abstractmethod
-    def destroy(self) -> OperationResult:
-        """Delete every resource of the stack."""
+    def destroy(self, forget: bool = False) -> OperationResult:
+        """Delete every resource of the stack.
+
+        Args:
+            forget: drop the stack's state without deleting anything (its resources are gone
+                with an emulator, or will be removed by hand).
+        """
+
+    @property
+    def emulated(self) -> bool:
+        """True when the stack lives in an AWS emulator, not in AWS (verify skips what emulators cannot do)."""
+        return bool(self.config.aws_endpoint_url)
 
     def aws_client_kwargs(self) -> dict[str, Any]:
         """How verify's boto3 clients reach this engine's AWS (emulator or real)."""

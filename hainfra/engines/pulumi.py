@@ -7,6 +7,7 @@ meets "Future attached to a different loop" (pulumi/pulumi#11529).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -16,10 +17,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hainfra import naming
+from hainfra.aws import EMULATOR_CREDENTIALS
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
 from hainfra.errors import EngineError, HainfraError, ResourceError, StackLockedError
 from hainfra.home import home
+from hainfra.stack import program
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,7 +54,8 @@ def config_map(config: StackConfig) -> dict[str, tuple[str, bool]]:
         values.update({
             "aws:skipCredentialsValidation": ("true", False), "aws:skipRequestingAccountId": ("true", False),
             "aws:skipMetadataApiCheck": ("true", False), "aws:s3UsePathStyle": ("true", False),
-            "aws:accessKey": ("test", False), "aws:secretKey": ("test", True),
+            "aws:accessKey": (EMULATOR_CREDENTIALS["aws_access_key_id"], False),
+            "aws:secretKey": (EMULATOR_CREDENTIALS["aws_secret_access_key"], True),
         })
         if url.startswith("https://127.0.0.1") or url.startswith("https://localhost"):
             values["aws:insecure"] = ("true", False)  # the sandbox emulator's throw-away certificate
@@ -73,7 +77,7 @@ def progress_from_event(event: Any) -> ProgressEvent | None:
 
 def map_error(exc: BaseException, stack: str, diagnostics: list[tuple[str, str]]) -> HainfraError:
     """Automation API failures as hainfra errors naming the fix."""
-    from pulumi.automation import CommandError, ConcurrentUpdateError
+    from pulumi.automation import CommandError, ConcurrentUpdateError  # function-local: start-up time
 
     text = str(exc)
     if isinstance(exc, ConcurrentUpdateError):
@@ -110,15 +114,14 @@ class PulumiEngine(Engine):
         passphrase = self.config.pulumi_config_passphrase or os.environ.get("PULUMI_CONFIG_PASSPHRASE")
         env = {"PULUMI_CONFIG_PASSPHRASE": passphrase} if passphrase is not None else {}
         if self.config.aws_endpoint_url:
-            env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+            env.update(AWS_ACCESS_KEY_ID=EMULATOR_CREDENTIALS["aws_access_key_id"],
+                       AWS_SECRET_ACCESS_KEY=EMULATOR_CREDENTIALS["aws_secret_access_key"])
         return env
 
     def _stack(self) -> Any:
         if shutil.which("pulumi") is None:
             raise EngineError(INSTALL_HELP)
-        from pulumi import automation as auto
-
-        from hainfra.stack import program
+        from pulumi import automation as auto  # function-local: start-up time (gRPC stack)
 
         if self.backend_url.startswith("file://"):
             os.makedirs(self.backend_url[len("file://"):], exist_ok=True)
@@ -146,8 +149,6 @@ class PulumiEngine(Engine):
         self._diagnostics = []
 
         def work() -> None:
-            import asyncio
-
             asyncio.set_event_loop(asyncio.new_event_loop())
             try:
                 result["stack"] = self._stack()
@@ -192,7 +193,7 @@ class PulumiEngine(Engine):
         self._run(run)
         return OperationResult("preview", changes_frame(self._rows(events)), seconds=time.perf_counter() - started)
 
-    def _up(self) -> OperationResult:
+    def up(self) -> OperationResult:
         started = time.perf_counter()
         events: list[Any] = []
         self.remember()
@@ -211,13 +212,15 @@ class PulumiEngine(Engine):
         rows = [r for r in self._rows(events) if r["action"] != "same"]
         return OperationResult("refresh", changes_frame(rows), seconds=time.perf_counter() - started)
 
-    def destroy(self) -> OperationResult:
+    def destroy(self, forget: bool = False) -> OperationResult:
+        """``pulumi destroy`` then remove the stack; ``forget``: only remove it (``pulumi stack rm --force``)."""
         started = time.perf_counter()
         events: list[Any] = []
 
         def run(stack: Any) -> None:
-            stack.destroy(on_event=lambda e: (events.append(e), self._on_event(e)))
-            stack.workspace.remove_stack(self.config.stack)
+            if not forget:
+                stack.destroy(on_event=lambda e: (events.append(e), self._on_event(e)))
+            stack.workspace.remove_stack(self.config.stack, force=forget)
 
         self._run(run)
         return OperationResult("destroy", changes_frame(self._rows(events)), seconds=time.perf_counter() - started)
@@ -225,7 +228,5 @@ class PulumiEngine(Engine):
     def aws_client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"region_name": self.config.region}
         if self.config.aws_endpoint_url:
-            from hainfra.engines.sandbox.handlers import SANDBOX_CREDENTIALS
-
-            kwargs.update(endpoint_url=self.config.aws_endpoint_url, **SANDBOX_CREDENTIALS)
+            kwargs.update(endpoint_url=self.config.aws_endpoint_url, **EMULATOR_CREDENTIALS)
         return kwargs

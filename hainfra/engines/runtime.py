@@ -178,3 +178,18 @@ def evaluate(
     if "error" in result:
         raise result["error"]
     return Evaluation(sorted(mocks.registrations, key=lambda r: r.order), result.get("outputs") or {})
+
+
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """Pulumi's wire format wraps secret values; handlers and policy rules want the plain value."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return unwrap_secrets(value.get("value"))
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value

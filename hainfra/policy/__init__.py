@@ -2,7 +2,7 @@
 
 ``check(program)`` returns a DataFrame of findings; ``gate(config)`` raises
 :class:`~hainfra.errors.PolicyViolation` on a mandatory one unless overridden (and the
-override is recorded).
+override is recorded). ``gated_up(engine)`` is the one way to deploy: gate, then ``engine.up()``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from hainfra import naming
 from hainfra.config import StackConfig
-from hainfra.engines.runtime import Evaluation, evaluate
+from hainfra.engines.base import Engine, OperationResult
+from hainfra.engines.runtime import Evaluation, evaluate, unwrap_secrets
 from hainfra.errors import PolicyViolation
+from hainfra.plan import OfflineRealiser, evaluate_offline
 from hainfra.policy.graph import Graph, Resource
 from hainfra.policy.rules import RULES
 
@@ -35,15 +38,11 @@ class Suppression:
 
 def hainfra_suppressions(config: StackConfig) -> list[Suppression]:
     """The stack's own intended exposures, each with its reason."""
-    from hainfra import naming
-
     return [Suppression("world-ingress", naming.name(config, "alb-sg"),
                         "internet-facing ALB: HTTP/HTTPS from anywhere is the product; nothing else is open")]
 
 
 def graph_of(evaluation: Evaluation) -> Graph:
-    from hainfra.engines.sandbox.engine import unwrap_secrets
-
     return Graph(Resource(r.type, r.name, r.urn, unwrap_secrets(r.inputs), r.id, r.outputs) for r in evaluation.custom)
 
 
@@ -72,8 +71,6 @@ def check(program: Callable[[], Any], config: StackConfig | None = None, *, proj
         program: a callable that declares resources (e.g. ``lambda: my_stack()``).
         config: hainfra config, if the program is hainfra's (enables prod-only and naming rules).
     """
-    from hainfra.plan import OfflineRealiser
-
     region = config.region if config else "us-east-1"
     evaluation = evaluate(program, OfflineRealiser(region), project=project, stack=stack)
     return evaluate_graph(graph_of(evaluation), config, suppressions)
@@ -81,8 +78,6 @@ def check(program: Callable[[], Any], config: StackConfig | None = None, *, proj
 
 def check_stack(config: StackConfig) -> pd.DataFrame:
     """Findings for hainfra's own stack under ``config``."""
-    from hainfra.plan import evaluate_offline
-
     evaluation, _ = evaluate_offline(config)  # shared with plan and the sandbox's type check
     return evaluate_graph(graph_of(evaluation), config, hainfra_suppressions(config))
 
@@ -110,3 +105,16 @@ def gate(config: StackConfig, override: str | None = None) -> pd.DataFrame:
         log.warning("policy gate overridden for stack %s: %s (%d mandatory findings)", config.stack, override,
                     len(blocking))
     return findings
+
+
+def gated_up(engine: Engine, override: str | None = None) -> OperationResult:
+    """Deploy through the gate: refuse on a mandatory finding before any resource is created.
+
+    Args:
+        override: reason to deploy despite mandatory findings; recorded in the result
+            (and so in the audit record).
+    """
+    gate(engine.config, override=override)
+    result = engine.up()
+    result.policy_override = override or ""
+    return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from hainfra.config import StackConfig
 from hainfra.policy.graph import Graph, Resource
 from hainfra.policy.rules import RULES, Rule
 
@@ -31,27 +32,31 @@ def graph_from_policy_resources(resources: Iterable[Any]) -> Graph:
     return Graph(converted)
 
 
-def _validator(rule: Rule):  # type: ignore[no-untyped-def]
+def _validator(rule: Rule, config: StackConfig | None):  # type: ignore[no-untyped-def]
     def validate(args: Any, report_violation: Any) -> None:
         graph = graph_from_policy_resources(args.resources)
         by_name = {r.name: r for r in args.resources}
-        for resource, message in rule.check(graph, None):
+        for resource, message in rule.check(graph, config):
             original = by_name.get(resource.name)
             report_violation(f"{message}. Fix: {rule.fix}", original.urn if original else None)
 
     return validate
 
 
-def policies() -> list[Any]:
-    """One StackValidationPolicy per rule; mandatory rules are enforced, the rest advisory."""
-    from pulumi_policy import EnforcementLevel, StackValidationPolicy
+def policies(config: StackConfig | None = None) -> list[Any]:
+    """One StackValidationPolicy per rule, enforced exactly as the offline gate enforces it for ``config``.
+
+    Without a config, prod-only rules (``nat-per-az``) are advisory, and rules that check nothing
+    without one (``naming-convention``) are left out rather than shown as enforced no-ops.
+    """
+    from pulumi_policy import EnforcementLevel, StackValidationPolicy  # function-local: start-up time
 
     return [
         StackValidationPolicy(
             name=f"hainfra-{rule.id}",
             description=f"{rule.fix} ({rule.controls})" if rule.controls else rule.fix,
-            validate=_validator(rule),
-            enforcement_level=EnforcementLevel.MANDATORY if rule.mandatory else EnforcementLevel.ADVISORY,
+            validate=_validator(rule, config),
+            enforcement_level=EnforcementLevel.MANDATORY if rule.is_mandatory(config) else EnforcementLevel.ADVISORY,
         )
-        for rule in RULES.values()
+        for rule in RULES.values() if config is not None or not rule.needs_config
     ]

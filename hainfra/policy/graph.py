@@ -7,6 +7,7 @@ resource's id, ARN or name points at that resource.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,8 +63,6 @@ def taggable(token: str) -> bool:
         pkg, module_path, cls_name = token.split(":")
         if pkg != "aws":
             return False
-        import importlib
-
         module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
         cls = getattr(module, cls_name)
         return "tags" in inspect.signature(cls._internal_init).parameters

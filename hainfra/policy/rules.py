@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hainfra import documents
+from hainfra.aws import as_list, policy_doc
 from hainfra.config import REQUIRED_TAGS, StackConfig
 from hainfra.policy.graph import Graph, Resource, taggable
 
@@ -30,8 +31,12 @@ class Rule:
     controls: str
     check: Callable[[Graph, StackConfig | None], Iterator[Hit]]
     prod_only_mandatory: bool = False
+    needs_config: bool = False  # checks nothing without a hainfra config (e.g. naming)
 
     def is_mandatory(self, config: StackConfig | None) -> bool:
+        """Whether a finding blocks a deploy: prod-only rules only in prod, config rules only with a config."""
+        if self.needs_config and config is None:
+            return False
         if self.prod_only_mandatory:
             return bool(config and config.is_prod)
         return self.mandatory
@@ -56,9 +61,10 @@ SECRET_VALUE = re.compile(
 
 
 def rule(rule_id: str, severity: str, fix: str, controls: str = "", mandatory: bool = True,
-         prod_only_mandatory: bool = False) -> Callable[[Callable[..., Iterator[Hit]]], Callable[..., Iterator[Hit]]]:
+         prod_only_mandatory: bool = False,
+         needs_config: bool = False) -> Callable[[Callable[..., Iterator[Hit]]], Callable[..., Iterator[Hit]]]:
     def register(fn: Callable[..., Iterator[Hit]]) -> Callable[..., Iterator[Hit]]:
-        RULES[rule_id] = Rule(rule_id, severity, mandatory, fix, controls, fn, prod_only_mandatory)
+        RULES[rule_id] = Rule(rule_id, severity, mandatory, fix, controls, fn, prod_only_mandatory, needs_config)
         return fn
 
     return register
@@ -66,21 +72,6 @@ def rule(rule_id: str, severity: str, fix: str, controls: str = "", mandatory: b
 
 def _is_true(value: Any) -> bool:
     return str(value).lower() == "true"
-
-
-def _policy(value: Any) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return value
-    try:
-        return json.loads(value) if value else {}
-    except (TypeError, ValueError):
-        return {}
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 # --- network --------------------------------------------------------------------------------------
@@ -167,7 +158,7 @@ def _covers(rule_: dict[str, Any], port: int) -> bool:
 
 
 def _world(cidrs: Any) -> bool:
-    return any(c in WORLD for c in _as_list(cidrs))
+    return any(c in WORLD for c in as_list(cidrs))
 
 
 @rule("no-world-admin-ports", "critical", "remove 0.0.0.0/0 ingress to 22/3389 (use SSM Session Manager); in NACLs "
@@ -319,14 +310,14 @@ def http_redirects(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
 def _identity_policies(g: Graph) -> Iterator[tuple[Resource, dict[str, Any]]]:
     for r in g.of("iam/rolePolicy:RolePolicy", "iam/policy:Policy", "iam/userPolicy:UserPolicy",
                   "iam/groupPolicy:GroupPolicy"):
-        yield r, _policy(r.inputs.get("policy"))
+        yield r, policy_doc(r.inputs.get("policy"))
     for role in g.of("iam/role:Role"):
         for inline in role.inputs.get("inlinePolicies") or []:
-            yield role, _policy(inline.get("policy"))
+            yield role, policy_doc(inline.get("policy"))
 
 
 def _allow_statements(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for st in _as_list(doc.get("Statement")):
+    for st in as_list(doc.get("Statement")):
         if isinstance(st, dict) and st.get("Effect") == "Allow":
             yield st
 
@@ -335,7 +326,7 @@ def _allow_statements(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def iam_no_wildcard_action(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     for r, doc in _identity_policies(g):
         for st in _allow_statements(doc):
-            if "*" in _as_list(st.get("Action")) and st.get("Sid") not in documents.WILDCARD_ALLOWED:
+            if "*" in as_list(st.get("Action")) and st.get("Sid") not in documents.WILDCARD_ALLOWED:
                 yield r, f"statement {st.get('Sid', '?')} allows every action"
 
 
@@ -351,7 +342,7 @@ def iam_no_wildcard_resource(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
       "(e.g. ec2.amazonaws.com), never '*' or a whole account", "CKV_AWS_60/61")
 def iam_trust_service(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     for role in g.of("iam/role:Role"):
-        for st in _allow_statements(_policy(role.inputs.get("assumeRolePolicy"))):
+        for st in _allow_statements(policy_doc(role.inputs.get("assumeRolePolicy"))):
             principal = st.get("Principal")
             if principal == "*" or (isinstance(principal, dict) and ("AWS" in principal or "*" in principal.values())):
                 yield role, f"trust policy allows {principal!r} to assume the role"
@@ -403,7 +394,7 @@ def s3_tls_only(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
         policies = _bucket_configs(g, b, "s3/bucketPolicy:BucketPolicy")
         ok = any(st.get("Effect") == "Deny" and "false" in json.dumps(st.get("Condition", {}).get("Bool", {})
                                                                        .get("aws:SecureTransport", ""))
-                 for p in policies for st in _as_list(_policy(p.inputs.get("policy")).get("Statement")))
+                 for p in policies for st in as_list(policy_doc(p.inputs.get("policy")).get("Statement")))
         if not ok:
             yield b, "requests without TLS are not denied"
 
@@ -485,7 +476,7 @@ def required_tags(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
             yield r, f"missing tags {', '.join(missing)}"
 
 
-@rule("naming-convention", "low", "name resources with hainfra.naming.name(config, kind)", "")
+@rule("naming-convention", "low", "name resources with hainfra.naming.name(config, kind)", "", needs_config=True)
 def naming_convention(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     if c is None:
         return

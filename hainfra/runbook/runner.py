@@ -24,9 +24,10 @@ from typing import Any
 
 import yaml
 
-import hainfra
-from hainfra import remembered
-from hainfra.config import FIELDS, StackConfig
+from hainfra import __version__, remembered
+from hainfra.aws import Ctx
+from hainfra.config import FIELDS, StackConfig, read_yaml
+from hainfra.engines import get_engine, private_emulator, served_emulator
 from hainfra.errors import ConfigError
 from hainfra.runbook import archive
 
@@ -46,7 +47,7 @@ COMMON_PARAMETERS = ("stack", "params", "config_file")
 @functools.cache
 def notebook_parameters(stage: str) -> dict[str, dict[str, Any]]:
     """The parameters a stage's notebook declares: name -> {type, default} (papermill inspection)."""
-    import papermill
+    import papermill  # function-local: start-up time
 
     return papermill.inspect_notebook(str(NOTEBOOKS / STAGES[stage]))
 
@@ -94,7 +95,7 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
 
 def merge_parameters(params: dict[str, Any] | None, params_file: str | None) -> dict[str, Any]:
     """Parameters from a YAML file (``-f``), overridden by explicit ones (``-p``)."""
-    from_file = yaml.safe_load(Path(params_file).read_text()) or {} if params_file else {}
+    from_file = read_yaml(Path(params_file)) if params_file else {}
     return {**from_file, **(params or {})}
 
 
@@ -114,17 +115,12 @@ def _utc() -> str:
 
 def stack_secrets(config: StackConfig) -> list[str]:
     """Secret values the stack holds (Secrets Manager value, SecureString values), for redaction."""
-    from hainfra.engines import get_engine
-
     try:
         engine = get_engine(None, config)
         outputs = engine.outputs()
         if not outputs:
             return []
-        from hainfra.engines.sandbox.handlers import Ctx
-
-        kwargs = engine.aws_client_kwargs()
-        aws = Ctx(kwargs.get("endpoint_url"), kwargs["region_name"])
+        aws = Ctx.from_kwargs(engine.aws_client_kwargs())
         values = [aws.client("secretsmanager").get_secret_value(SecretId=outputs["secret_arn"])["SecretString"]]
         params = aws.client("ssm").get_parameters_by_path(Path=outputs["ssm_path"], Recursive=True, WithDecryption=True)
         values += [p["Value"] for p in params["Parameters"] if p["Type"] == "SecureString"]
@@ -135,7 +131,7 @@ def stack_secrets(config: StackConfig) -> list[str]:
 
 
 def _render_html(notebook_json: str) -> bytes:
-    import nbformat
+    import nbformat  # function-local: start-up time (only when archiving)
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter()
@@ -148,7 +144,7 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
               archive_root: str | Path = "archive", run_group: str | None = None, cell_timeout: float | None = None,
               extra_secrets: list[str] | None = None) -> dict[str, Any]:
     """Execute one stage's notebook and archive it (also on failure). Returns the run record."""
-    import papermill
+    import papermill  # function-local: start-up time
     from papermill.exceptions import PapermillExecutionError
 
     if stage not in STAGES:
@@ -163,7 +159,7 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         "started": _utc(), "parameters": archive.redact_params(parameters),
         "policy_override": parameters.get("policy_override", ""),
         "input_notebook": str(input_path.relative_to(REPO)), "input_notebook_sha256": archive.sha256_file(input_path),
-        "git": _git(), "hainfra_version": hainfra.__version__,
+        "git": _git(), "hainfra_version": __version__,
     }
     failing_cell = None
     outcome = "success"
@@ -198,8 +194,6 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
 
     On the sandbox one private emulator serves the whole runbook unless ``aws_endpoint_url`` is given.
     """
-    from hainfra.engines.sandbox.emulator import Emulator
-
     merged = merge_parameters(params, params_file)
     stage_names = {name for stage in STAGES for name in notebook_parameters(stage)} - set(COMMON_PARAMETERS)
     unknown = [(k, v, f"unknown parameter; known: {', '.join(sorted(stage_names | set(FIELDS)))}")
@@ -210,10 +204,12 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
         split_parameters(stage, stack, {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)})
     engine = merged.get("engine", "sandbox")
     private = engine == "sandbox" and not merged.get("aws_endpoint_url")
+    if private and keep:  # a private emulator dies with the run: a kept stack needs one that stays
+        merged["aws_endpoint_url"], private = long_lived_emulator(), False
     deadline = time.monotonic() + timeout
     group = f"runbook-{uuid.uuid4().hex[:8]}"
     records: list[dict[str, Any]] = []
-    with Emulator() if private else nullcontext() as emu:
+    with private_emulator() if private else nullcontext() as emu:
         if emu is not None:
             merged["aws_endpoint_url"] = emu.url
         for stage in STAGES:
@@ -231,6 +227,20 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
             if record["outcome"] != "success":
                 break
     return records
+
+
+def long_lived_emulator() -> str:
+    """The running `hainfra sandbox serve` emulator, for a runbook that keeps its stack.
+
+    Raises:
+        ConfigError: none answers — before any stage runs, with the command to run first.
+    """
+    url = served_emulator()
+    if url:
+        return url
+    raise ConfigError.one("keep", True, "a stack kept on the sandbox must live in an emulator that outlives this "
+                                        "run; start one first with `hainfra sandbox serve &` (or pass "
+                                        "-p aws_endpoint_url URL), then run the runbook again")
 
 
 def describe(record: dict[str, Any]) -> str:

@@ -7,9 +7,15 @@ from typing import Any
 
 import pandas as pd
 
+from hainfra import verify
+from hainfra.cidr import plan_subnets
 from hainfra.config import MASK, SECRET_FIELDS, StackConfig, describe
 from hainfra.engines import OperationResult, ProgressEvent, get_engine
 from hainfra.errors import ConfigError, VerifyFailed
+from hainfra.plan import plan as plan_resources
+from hainfra.plan import short_type
+from hainfra.policy import check_stack, gated_up
+from hainfra.stack import OUTPUTS
 
 log = logging.getLogger(__name__)
 
@@ -35,32 +41,24 @@ def config_table(config: StackConfig) -> pd.DataFrame:
 
 
 def subnet_plan(config: StackConfig) -> pd.DataFrame:
-    from hainfra.cidr import plan_subnets
-
     return pd.DataFrame([{"tier": s.tier, "az": f"AZ {s.az_index + 1}", "cidr": s.cidr}
                          for s in plan_subnets(config.vpc_cidr, config.az_count)])
 
 
 def resource_plan(config: StackConfig) -> pd.DataFrame:
-    from hainfra.plan import plan
-
-    df = plan(config)
+    df = plan_resources(config)
     return df[["type", "name", "parent", "az"]]
 
 
 def policy_findings(config: StackConfig) -> pd.DataFrame:
-    from hainfra.policy import check_stack
-
     return check_stack(config)[["rule", "severity", "mandatory", "status", "resource", "message", "reason"]]
 
 
 def topology(config: StackConfig) -> Any:
     """A picture of the stack: AZ columns, public and private subnets, NATs, ALB, ASG."""
 
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # function-local: start-up time (only the configure notebook draws)
     from matplotlib.patches import FancyBboxPatch
-
-    from hainfra.cidr import plan_subnets
 
     plan = plan_subnets(config.vpc_cidr, config.az_count)
     n = config.az_count
@@ -98,8 +96,6 @@ def topology(config: StackConfig) -> Any:
 
 def _notebook_progress(event: ProgressEvent) -> None:
     if event.status in ("done", "failed"):
-        from hainfra.plan import short_type
-
         mark = "!!" if event.status == "failed" else "ok"
         print(f"{mark} {event.action:8} {short_type(event.type):38} {event.name} {event.message}", flush=True)
 
@@ -115,20 +111,16 @@ def preview(config: StackConfig) -> pd.DataFrame:
 
 
 def deploy(config: StackConfig, policy_override: str = "") -> OperationResult:
-    result = engine_for(config).up(policy_override=policy_override or None)
+    result = gated_up(engine_for(config), policy_override or None)
     print(result.describe())
     return result
 
 
 def outputs_table(result: OperationResult) -> pd.DataFrame:
-    from hainfra.stack import OUTPUTS
-
     return pd.DataFrame([{"output": k, "value": v, "description": OUTPUTS.get(k, "")} for k, v in result.outputs.items()])
 
 
 def run_verify(config: StackConfig, wait_seconds: float = 30.0) -> pd.DataFrame:
-    from hainfra import verify
-
     results = verify.run(config, wait_seconds=wait_seconds)
     print(verify.summary(results))
     return results
@@ -136,8 +128,6 @@ def run_verify(config: StackConfig, wait_seconds: float = 30.0) -> pd.DataFrame:
 
 def fail_on_mandatory(results: pd.DataFrame) -> None:
     """Fail the notebook (and so the papermill run) when a mandatory check failed."""
-    from hainfra import verify
-
     failed = verify.mandatory_failures(results)
     if len(failed):
         lines = "\n".join(f"  {r.check} {r.resource}: expected {r.expected}, found {r.found}" for r in failed.itertuples())
@@ -155,6 +145,4 @@ def teardown(config: StackConfig, confirm: str = "") -> pd.DataFrame:
 
 def styled(results: pd.DataFrame) -> Any:
     """The verify table, colour-coded by status."""
-    from hainfra import verify
-
     return verify.styled(results)

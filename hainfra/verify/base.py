@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
-from hainfra.engines.sandbox.handlers import Ctx
 
 COLUMNS = ["check", "resource", "status", "expected", "found", "fix", "mandatory"]
 
@@ -45,7 +44,7 @@ class VerifyContext:
         self.outputs = outputs
         self.emulated = emulated
         self.wait_seconds = wait_seconds
-        self.aws = Ctx(client_kwargs.get("endpoint_url"), client_kwargs["region_name"])
+        self.aws = Ctx.from_kwargs(client_kwargs)
 
     def client(self, service: str) -> Any:
         return self.aws.client(service)
@@ -90,14 +89,3 @@ def check(name: str) -> Callable[[Check], Check]:
 
     return register
 
-
-def tags_of(items: list[dict[str, str]] | None) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in items or []}
-
-
-def policy_doc(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else value or {}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value] if value is not None else []

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from botocore.exceptions import ClientError
 
-from hainfra.engines.sandbox.handlers.storage import empty_prefix
+from hainfra.aws import empty_prefix
 from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
 
 PROBE_PREFIX = "hainfra-probe/"

@@ -6,7 +6,8 @@ import time
 from collections.abc import Iterator
 
 from hainfra import naming
-from hainfra.verify.base import Row, VerifyContext, as_list, check, check_row, policy_doc, skip, tags_of
+from hainfra.aws import as_list, policy_doc, tags_of
+from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
 
 WORLD = ("0.0.0.0/0", "::/0")
 

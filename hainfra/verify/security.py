@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from botocore.exceptions import ClientError
 
 from hainfra import naming
+from hainfra.aws import as_list, policy_doc, tags_of
 from hainfra.config import REQUIRED_TAGS
-from hainfra.verify.base import Row, VerifyContext, as_list, check, check_row, policy_doc, tags_of
+from hainfra.verify.base import Row, VerifyContext, check, check_row
 
 SECRET_SHAPE = re.compile(r"^[A-Za-z0-9]{32}$")
 
@@ -45,6 +46,14 @@ def secure_parameter(v: VerifyContext) -> Iterator[Row]:
                     "ssm put-parameter --type SecureString --key-id <stack key> --overwrite")
 
 
+def access_found(resources: set[str], attached: list[dict[str, str]]) -> str:
+    """What the role can read, and any attached managed policy (which grants beyond the inline document)."""
+    found = ", ".join(sorted(resources)) or "none"
+    if attached:
+        found += f"; attached policies {[p['PolicyName'] for p in attached]}"
+    return found
+
+
 @check("secrets.instance-access")
 def instance_access(v: VerifyContext) -> Iterator[Row]:
     """The instance role may read only this stack's secret and parameter path (policy documents are read:
@@ -62,8 +71,7 @@ def instance_access(v: VerifyContext) -> Iterator[Row]:
 
     secrets = resources_for("secretsmanager:")
     yield check_row(f"{role} -> secrets", secrets == {v.outputs["secret_arn"]} and not attached,
-                    f"only {v.outputs['secret_arn']}", ", ".join(sorted(secrets)) or "none" +
-                    (f"; attached policies {[p['PolicyName'] for p in attached]}" if attached else ""),
+                    f"only {v.outputs['secret_arn']}", access_found(secrets, attached),
                     "restore the policy from hainfra.documents.instance_policy")
     params = resources_for("ssm:Get")
     path_arn = f"arn:aws:ssm:{v.config.region}:{v.aws.account_id}:parameter{v.outputs['ssm_path']}"

@@ -96,3 +96,33 @@ def test_end_to_end_against_the_emulator(emulator, monkeypatch: pytest.MonkeyPat
         assert verify.mandatory_failures(results).empty
     finally:
         engine.destroy()
+
+
+class _FakeStack:
+    """The two Automation API calls destroy makes, recorded."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.workspace = self
+
+    def destroy(self, on_event: object = None) -> None:
+        self.calls.append(("destroy", None))
+
+    def remove_stack(self, name: str, force: bool | None = None) -> None:
+        self.calls.append(("remove_stack", force))
+
+
+@pytest.mark.parametrize(("forget", "calls"), [(False, [("destroy", None), ("remove_stack", False)]),
+                                               (True, [("remove_stack", True)])])
+def test_destroy_forget_removes_the_stack_without_destroying(forget: bool, calls: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = get_engine("pulumi", StackConfig.load({}))
+    fake = _FakeStack()
+    monkeypatch.setattr(engine, "_stack", lambda: fake)
+    assert engine.destroy(forget=forget).operation == "destroy"
+    assert fake.calls == calls
+
+
+def test_emulated_only_with_an_endpoint() -> None:
+    assert not get_engine("pulumi", StackConfig.load({})).emulated
+    assert get_engine("pulumi", StackConfig.load({"aws_endpoint_url": "https://127.0.0.1:4566"})).emulated
+    assert get_engine("sandbox", StackConfig.load({})).emulated

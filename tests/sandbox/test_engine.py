@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from hainfra import naming
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.sandbox import emulator as emulator_mod
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.engines.sandbox.handlers import REGISTRY, Ctx
+from hainfra.engines.sandbox.handlers import REGISTRY
 from hainfra.engines.sandbox.state import State, stack_lock
 from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import EmulatorError, StackLockedError, UnsupportedResourceError
@@ -175,7 +176,7 @@ def test_emulator_problems_are_explained(make_config: Callable[..., StackConfig]
     with pytest.raises(EmulatorError, match="hainfra sandbox serve"):
         emulator_mod.resolve(None)
     dead = Emulator()  # never started: nothing listens on its port
-    with pytest.raises(EmulatorError, match=f"no AWS emulator answers at {dead.url}"):
+    with pytest.raises(EmulatorError, match=f"emulator at {dead.url} is gone \\(nothing listens there\\)"):
         get_engine("sandbox", config.replace(aws_endpoint_url=dead.url)).preview()
 
     state = State.for_stack(config.stack)
@@ -212,15 +213,16 @@ def test_policy_gate_blocks_a_violating_deploy_before_anything_is_created(
         make_config: Callable[..., StackConfig], monkeypatch: pytest.MonkeyPatch) -> None:
     from hainfra.components import network
     from hainfra.errors import PolicyViolation
+    from hainfra.policy import gated_up
 
     config = make_config()
     monkeypatch.setattr(network, "ADMIN_PORTS", ())  # the NACLs lose their SSH/RDP deny rules
     with pytest.raises(PolicyViolation, match="no-world-admin-ports") as info:
-        get_engine("sandbox", config).up()
+        gated_up(get_engine("sandbox", config))
     assert "nothing was created" in str(info.value) and "--skip-policy" in str(info.value)
     assert left(config) == 0 and State.for_stack(config.stack).empty
 
-    result = get_engine("sandbox", config).up(policy_override="accepted for this test")
+    result = gated_up(get_engine("sandbox", config), "accepted for this test")
     assert result.policy_override == "accepted for this test" and left(config) > 0
     get_engine("sandbox", config).destroy()
 

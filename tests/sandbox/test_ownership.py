@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from hainfra import naming, verify
+from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.sandbox import ownership
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.engines.sandbox.handlers import REGISTRY, Ctx
+from hainfra.engines.sandbox.handlers import REGISTRY
 from hainfra.engines.sandbox.state import State
 from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import OwnershipError

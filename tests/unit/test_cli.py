@@ -55,3 +55,18 @@ def test_readme_tables_match_the_code() -> None:
     assert text.splitlines()[3:5] == [
         "bash scripts/main.sh   # set up, then run the whole runbook on the sandbox: configure → deploy → verify → teardown, archived",
         "bash scripts/test.sh   # set up, then run the tests"]
+
+
+@pytest.mark.parametrize("command", ["run", "runbook"])
+@pytest.mark.parametrize(("content", "why"), [(None, "no such file"), ("- az_count: 2\n", "must hold a mapping"),
+                                              ("az_count: [2\n", "not valid YAML")])
+def test_bad_parameter_file_exits_2_naming_the_file(command: str, content: str | None, why: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    file = tmp_path / "params.yaml"
+    if content is not None:
+        file.write_text(content)
+    stage = ["configure"] if command == "run" else []
+    code = cli.main([command, *stage, "--stack", "demo", "-f", str(file), "--archive", str(tmp_path / "archive")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(file) in err and why in err, err
+    assert not (tmp_path / "archive").exists()  # refused before any stage ran

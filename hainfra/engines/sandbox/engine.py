@@ -9,33 +9,21 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
-from hainfra.engines.runtime import Registration, evaluate
+from hainfra.engines.runtime import Registration, evaluate, unwrap_secrets
 from hainfra.engines.sandbox import emulator, ownership
-from hainfra.engines.sandbox.handlers import REGISTRY, SANDBOX_CREDENTIALS, Ctx, Handler
+from hainfra.engines.sandbox.handlers import REGISTRY, Handler
 from hainfra.engines.sandbox.state import State, stack_lock
 from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import EmulatorError, LeftoverError, ResourceError, UnsupportedResourceError
 from hainfra.naming import owner
+from hainfra.plan import evaluate_offline
+from hainfra.stack import program
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-def unwrap_secrets(value: Any) -> Any:
-    """Pulumi's wire format wraps secret values; handlers want the plain value."""
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
-            return unwrap_secrets(value.get("value"))
-        return {k: unwrap_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap_secrets(v) for v in value]
-    return value
-
 
 def stored_inputs(reg: Registration) -> dict[str, Any]:
     """Inputs as kept in state: ignore_changes keys (generated secrets) only as a fingerprint."""
@@ -65,7 +53,6 @@ class _Realiser:
 
     def __init__(self, engine: SandboxEngine, state: State, ctx: Ctx, apply: bool) -> None:
         self.engine, self.state, self.ctx, self.apply = engine, state, ctx, apply
-        self.config = engine.config
         self.rows: list[dict[str, Any]] = []
         self.seen: set[str] = set()
         self.creates: list[tuple[str, str, dict[str, Any], bool]] = []  # what a preview would create
@@ -102,8 +89,8 @@ class _Realiser:
                 old: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         pending = bool(old and old.get("status") == "pending")
         found = ownership.lookup(handler, self.ctx, inputs) if pending or handler.named else None
-        if found and not ownership.may_create(found, self.config.stack, pending):
-            raise ownership.refuse([ownership.conflict(reg.type, reg.name, found)], self.config.stack)
+        if found and not ownership.may_create(found, self.engine.config.stack, pending):
+            raise ownership.refuse([ownership.conflict(reg.type, reg.name, found)], self.engine.config.stack)
         if found and not found.part_of:  # ours, half-made by a killed run: clean it up first
             log.info("removing %s left half-made by an interrupted run", found.id)
             handler.delete(self.ctx, found.id, inputs)
@@ -126,7 +113,9 @@ class _Realiser:
             handler.tag(self.ctx, old["id"], {**inputs, **outputs}, old["inputs"].get("tags") or {},
                         inputs.get("tags") or {})
         if needs_update(handler, changed):
-            assert handler.update is not None
+            if handler.update is None:  # a handler that lists updatable keys must say how to update them
+                raise UnsupportedResourceError(f"the sandbox handler for {reg.type} lists updatable keys but has "
+                                               f"no update; cannot change {', '.join(changed)} of {reg.urn}")
             outputs.update(handler.update(self.ctx, old["id"], old["inputs"], inputs))
         self.state.put(reg.urn, {**old, "inputs": stored, "outputs": outputs})
         return old["id"], outputs
@@ -173,8 +162,12 @@ class SandboxEngine(Engine):
     def endpoint_url(self) -> str:
         return emulator.resolve(self._endpoint_arg)
 
+    @property
+    def emulated(self) -> bool:
+        return True
+
     def aws_client_kwargs(self) -> dict[str, Any]:
-        return {"region_name": self.config.region, "endpoint_url": self.endpoint_url, **SANDBOX_CREDENTIALS}
+        return {"region_name": self.config.region, "endpoint_url": self.endpoint_url, **EMULATOR_CREDENTIALS}
 
     def _ctx(self, url: str) -> Ctx:
         return Ctx(url, self.config.region, max_pool=self.parallel * 2)
@@ -185,6 +178,7 @@ class SandboxEngine(Engine):
         current = emulator.identity(url)
         recorded = state.meta.get("emulator_id")
         if not state.empty and recorded and recorded != current:
+            self._refuse_if_alive_elsewhere(state, url)
             raise EmulatorError(
                 f"the state of stack {self.config.stack!r} belongs to emulator {recorded} "
                 f"(last at {state.meta.get('endpoint')}), which is gone; this emulator ({url}) is {current} and "
@@ -192,10 +186,21 @@ class SandboxEngine(Engine):
         state.meta.update(emulator_id=current, endpoint=url, region=self.config.region, engine=self.name)
         return state
 
+    def _refuse_if_alive_elsewhere(self, state: State, url: str) -> None:
+        """The stack's own emulator may still run at its old address: never call it gone then."""
+        elsewhere = state.meta.get("endpoint")
+        if not elsewhere or elsewhere == url:
+            return
+        status = emulator.probe(elsewhere)
+        if status == emulator.SILENT:
+            raise emulator.unreachable_error(elsewhere, status, f"the emulator holding stack {self.config.stack!r}")
+        if status == emulator.ANSWERS and emulator.identity(elsewhere) == state.meta.get("emulator_id"):
+            raise EmulatorError(
+                f"the state of stack {self.config.stack!r} belongs to the emulator still running at {elsewhere}, "
+                f"not to {url}. Fix: pass -p aws_endpoint_url {elsewhere}")
+
     def _check_types(self) -> None:
         """Every declared type needs a handler: refuse before anything is created."""
-        from hainfra.plan import evaluate_offline
-
         evaluation, _ = evaluate_offline(self.config)
         missing = sorted({r.type for r in evaluation.custom if r.type not in REGISTRY})
         if missing:
@@ -204,8 +209,6 @@ class SandboxEngine(Engine):
                 "Add one in hainfra/engines/sandbox/handlers/ or use engine=pulumi")
 
     def _evaluate(self, state: State, ctx: Ctx, apply: bool) -> tuple[_Realiser, dict[str, Any]]:
-        from hainfra.stack import program
-
         realiser = _Realiser(self, state, ctx, apply)
         evaluation = evaluate(lambda: program(self.config), realiser, project=self.config.project,
                               stack=self.config.stack, preview=not apply, parallel=self.parallel)
@@ -247,6 +250,21 @@ class SandboxEngine(Engine):
             handler.delete(ctx, "" if found is None or found.part_of else found.id, props)
         return True
 
+    def _refuse_to_orphan(self, state: State) -> None:
+        """``--forget`` drops state only when its emulator is gone: never orphan live resources."""
+        endpoint, recorded = state.meta.get("endpoint"), state.meta.get("emulator_id")
+        if state.empty or not endpoint:
+            return
+        status = emulator.probe(endpoint)
+        if status == emulator.GONE or (status == emulator.ANSWERS and emulator.identity(endpoint) != recorded):
+            return  # nothing listens, or another emulator took the port: the resources are gone with theirs
+        if status == emulator.SILENT:
+            raise emulator.unreachable_error(endpoint, status, f"the emulator holding stack {self.config.stack!r}")
+        raise EmulatorError(
+            f"refusing to forget stack {self.config.stack!r}: its emulator at {endpoint} is running and holds its "
+            f"{len(state.resources)} resources, which would be orphaned. Fix: `hainfra destroy --stack "
+            f"{self.config.stack} -p aws_endpoint_url {endpoint}` deletes them")
+
     # --- the interface ---------------------------------------------------------------------------
     def preview(self) -> OperationResult:
         started = time.perf_counter()
@@ -258,7 +276,7 @@ class SandboxEngine(Engine):
                                 for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
         return OperationResult("preview", changes_frame(rows), seconds=time.perf_counter() - started)
 
-    def _up(self) -> OperationResult:
+    def up(self) -> OperationResult:
         started = time.perf_counter()
         self._check_types()
         url = self.endpoint_url
@@ -279,7 +297,11 @@ class SandboxEngine(Engine):
                                api_calls=dict(ctx.calls))
 
     def outputs(self) -> dict[str, Any]:
-        return dict(State.for_stack(self.config.stack).outputs)
+        """The recorded outputs — an EmulatorError when the emulator holding them is gone or elsewhere."""
+        state = State.for_stack(self.config.stack)
+        if state.outputs:
+            self._state(self.endpoint_url)  # stale outputs name resources that no longer exist: say so
+        return dict(state.outputs)
 
     def destroy(self, forget: bool = False) -> OperationResult:
         """Delete in reverse creation order, then sweep the emulator: a leftover is an error.
@@ -291,8 +313,9 @@ class SandboxEngine(Engine):
         with stack_lock(self.config.stack, "destroy"):
             if forget:
                 state = State.for_stack(self.config.stack)
+                self._refuse_to_orphan(state)
                 rows = [change_row("forget", e["type"], e["name"], e["urn"]) for e in state.in_reverse_order()]
-                state.path.unlink(missing_ok=True)
+                state.drop()
                 return OperationResult("destroy", changes_frame(rows), seconds=time.perf_counter() - started)
             url = self.endpoint_url
             state = self._state(url)

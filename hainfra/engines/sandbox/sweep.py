@@ -16,8 +16,8 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from hainfra import naming
+from hainfra.aws import Ctx, tags_of
 from hainfra.config import StackConfig
-from hainfra.engines.sandbox.handlers import Ctx
 from hainfra.naming import PROJECT_TAG, STACK_TAG
 
 
@@ -38,16 +38,12 @@ def _split(named: list[tuple[str, dict[str, str]]], c: StackConfig) -> Split:
                  [f"{n} (stack {t[STACK_TAG]})" for n, t in named if t.get(STACK_TAG) and not _ours(t, c)])
 
 
-def _kv(tags: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
-    return {t[key]: t[value] for t in tags or []}
-
-
 def _ec2(describe: str, key: str, id_key: str, live: Callable[[dict[str, Any]], bool] = lambda _: True):
     def lister(ctx: Ctx, c: StackConfig) -> list[str]:
         filters = [{"Name": f"tag:{PROJECT_TAG}", "Values": [c.project]}, {"Name": f"tag:{STACK_TAG}", "Values": [c.stack]}]
         items = getattr(ctx.client("ec2"), describe)(Filters=filters)[key]
         # Tags are checked again here: moto ignores tag filters for some kinds (NAT gateways).
-        return [i[id_key] for i in items if live(i) and _ours(_kv(i.get("Tags")), c)]
+        return [i[id_key] for i in items if live(i) and _ours(tags_of(i.get("Tags")), c)]
 
     return lister
 
@@ -62,20 +58,20 @@ def _instances(ctx: Ctx, c: StackConfig) -> list[str]:
 def _roles(ctx: Ctx, c: StackConfig) -> list[str]:
     iam = ctx.client("iam")
     return [r["RoleName"] for r in iam.list_roles()["Roles"]
-            if _ours(_kv(iam.list_role_tags(RoleName=r["RoleName"])["Tags"]), c)]
+            if _ours(tags_of(iam.list_role_tags(RoleName=r["RoleName"])["Tags"]), c)]
 
 
 def _profiles(ctx: Ctx, c: StackConfig) -> list[str]:
     iam = ctx.client("iam")
     return [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]
-            if _ours(_kv(p.get("Tags")), c)]
+            if _ours(tags_of(p.get("Tags")), c)]
 
 
 def _buckets(ctx: Ctx, c: StackConfig) -> Split:
     s3, ours, named = ctx.client("s3"), [], []
     for b in s3.list_buckets()["Buckets"]:
         try:
-            tags = _kv(s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"])
+            tags = tags_of(s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"])
         except ClientError:
             tags = {}
         if b["Name"] == naming.bucket_name(c, ctx.account_id):
@@ -102,7 +98,7 @@ def _keys(ctx: Ctx, c: StackConfig) -> list[str]:
     for k in kms.list_keys()["Keys"]:
         if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion":
             continue  # AWS deletes keys after a waiting period; scheduled is gone for us
-        if _ours(_kv(kms.list_resource_tags(KeyId=k["KeyId"]).get("Tags"), "TagKey", "TagValue"), c):
+        if _ours(tags_of(kms.list_resource_tags(KeyId=k["KeyId"]).get("Tags"), "TagKey", "TagValue"), c):
             found.append(k["KeyId"])
     return found
 
@@ -114,13 +110,13 @@ def _aliases(ctx: Ctx, c: StackConfig) -> list[str]:
 
 def _secrets(ctx: Ctx, c: StackConfig) -> list[str]:
     return [s["Name"] for s in ctx.client("secretsmanager").list_secrets()["SecretList"]
-            if _ours(_kv(s.get("Tags")), c) and not s.get("DeletedDate")]
+            if _ours(tags_of(s.get("Tags")), c) and not s.get("DeletedDate")]
 
 
 def _parameters(ctx: Ctx, c: StackConfig) -> Split:
     ssm = ctx.client("ssm")
     params = ssm.get_parameters_by_path(Path=naming.ssm_path(c), Recursive=True)["Parameters"]
-    return _split([(p["Name"], _kv(ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=p["Name"])["TagList"]))
+    return _split([(p["Name"], tags_of(ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=p["Name"])["TagList"]))
                    for p in params], c)
 
 
@@ -133,14 +129,14 @@ def _load_balancers(ctx: Ctx, c: StackConfig) -> list[str]:
     found = []
     for i in range(0, len(arns), 20):
         for d in elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
-            if _ours(_kv(d["Tags"]), c):
+            if _ours(tags_of(d["Tags"]), c):
                 found.append(d["ResourceArn"].split(":")[-1])
     return found
 
 
 def _groups(ctx: Ctx, c: StackConfig) -> list[str]:
     return [g["AutoScalingGroupName"] for g in ctx.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
-            if _ours(_kv(g.get("Tags")), c)]
+            if _ours(tags_of(g.get("Tags")), c)]
 
 
 def _rules(ctx: Ctx, c: StackConfig) -> list[str]:
@@ -150,13 +146,13 @@ def _rules(ctx: Ctx, c: StackConfig) -> list[str]:
 def _topics(ctx: Ctx, c: StackConfig) -> list[str]:
     sns = ctx.client("sns")
     return [t["TopicArn"] for t in sns.list_topics()["Topics"]
-            if _ours(_kv(sns.list_tags_for_resource(ResourceArn=t["TopicArn"])["Tags"]), c)]
+            if _ours(tags_of(sns.list_tags_for_resource(ResourceArn=t["TopicArn"])["Tags"]), c)]
 
 
 def _alarms(ctx: Ctx, c: StackConfig) -> list[str]:
     cw = ctx.client("cloudwatch")
     return [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]
-            if _ours(_kv(cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]), c)]
+            if _ours(tags_of(cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]), c)]
 
 
 CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str] | Split]] = {

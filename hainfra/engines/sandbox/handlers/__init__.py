@@ -26,66 +26,16 @@ with ``part_of`` set. Create functions never tolerate "already exists": that wou
 
 from __future__ import annotations
 
-import threading
-import warnings
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from hainfra.aws import Ctx
 
 Props = dict[str, Any]
 Created = tuple[str, Props]
-
-SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-# The sandbox emulator serves TLS on loopback with a throw-away certificate.
-warnings.filterwarnings("ignore", message="Unverified HTTPS request is being made to host '127.0.0.1'")
-
-
-def is_loopback(url: str | None) -> bool:
-    return bool(url) and url.split("://", 1)[-1].startswith(("127.0.0.1", "localhost"))
-
-
-class Ctx:
-    """What a handler needs: boto3 clients bound to the emulator and region, thread-safe."""
-
-    def __init__(self, endpoint_url: str | None, region: str, max_pool: int = 16) -> None:
-        self.endpoint_url = endpoint_url
-        self.region = region
-        credentials = SANDBOX_CREDENTIALS if endpoint_url else {}
-        self._session = boto3.session.Session(region_name=region, **credentials)
-        self._config = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=max_pool)
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._account: str | None = None
-        self.calls: Counter[str] = Counter()
-
-    def client(self, service: str) -> Any:
-        with self._lock:
-            if service not in self._clients:
-                client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config,
-                                              verify=not is_loopback(self.endpoint_url))
-                client.meta.events.register("before-call", self._count)
-                self._clients[service] = client
-            return self._clients[service]
-
-    def _count(self, model: Any, **_: Any) -> None:
-        with self._lock:
-            self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
-
-    @property
-    def writes(self) -> int:
-        """API calls that change something (everything but Describe/List/Get)."""
-        return sum(n for op, n in self.calls.items() if not op.split(":")[1].startswith(("Describe", "List", "Get")))
-
-    @property
-    def account_id(self) -> str:
-        if self._account is None:
-            self._account = self.client("sts").get_caller_identity()["Account"]
-        return self._account
 
 
 @dataclass(frozen=True)
@@ -129,10 +79,6 @@ def lookup(*required: str) -> Callable[[Callable[[Ctx, Props], Found | None]], L
         return inner
 
     return wrap
-
-
-def tag_dict(tags: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
-    return {t[key]: t[value] for t in tags or []}
 
 
 @dataclass(frozen=True)
@@ -221,6 +167,7 @@ def tagger(service: str, tag: str, untag: str, id_arg: str, *, key: str = "Key",
 
 
 def _load() -> None:
+    # at the bottom, not the top: each handler module imports register/Handler from this package
     from hainfra.engines.sandbox.handlers import compute, ec2, iam, monitoring, secrets, storage  # noqa: F401
 
 

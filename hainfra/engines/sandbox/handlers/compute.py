@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
-    Ctx,
     Found,
     Handler,
     Props,
@@ -14,7 +14,6 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
-    tag_dict,
     tag_list,
     tagger,
     unknown,
@@ -68,7 +67,7 @@ def delete_lb(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 def _elb_tags(ctx: Ctx, arn: str) -> dict[str, str]:
-    return tag_dict(elb(ctx).describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"])
+    return tags_of(elb(ctx).describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"])
 
 
 @lookup()
@@ -227,7 +226,7 @@ def delete_lt(ctx: Ctx, rid: str, p: Props) -> None:
 def find_lt(ctx: Ctx, p: Props) -> Found | None:
     by = {"LaunchTemplateIds": [p["id"]]} if not unknown(p.get("id")) else {"LaunchTemplateNames": [p["name"]]}
     lt = ctx.client("ec2").describe_launch_templates(**by)["LaunchTemplates"][0]
-    return Found(lt["LaunchTemplateId"], tag_dict(lt.get("Tags")))
+    return Found(lt["LaunchTemplateId"](lt.get("Tags")))
 
 
 register("aws:ec2/launchTemplate:LaunchTemplate", Handler(
@@ -286,7 +285,7 @@ def delete_asg(ctx: Ctx, rid: str, p: Props) -> None:
 @lookup("name")
 def find_asg(ctx: Ctx, p: Props) -> Found | None:
     groups = asg(ctx).describe_auto_scaling_groups(AutoScalingGroupNames=[p["name"]])["AutoScalingGroups"]
-    return Found(groups[0]["AutoScalingGroupName"], tag_dict(groups[0].get("Tags"))) if groups else None
+    return Found(groups[0]["AutoScalingGroupName"](groups[0].get("Tags"))) if groups else None
 
 
 register("aws:autoscaling/group:Group", Handler(

@@ -7,9 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
-    Ctx,
     Found,
     Handler,
     Lookup,
@@ -19,7 +19,6 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
-    tag_dict,
     tag_diff,
     tag_list,
     unknown,
@@ -58,8 +57,8 @@ def by_name_tag(describe: str, key: str, id_key: str, ids_arg: str) -> Lookup:
         by = {ids_arg: [p["id"]]} if by_id else {"Filters": [{"Name": "tag:Name", "Values": [name]}]}
         items = getattr(ec2(ctx), describe)(**by).get(key, [])
         live = [i for i in items if i.get("State") not in ("deleted", "deleting", "failed")
-                and (by_id or tag_dict(i.get("Tags")).get("Name") == name)]
-        return Found(live[0][id_key], tag_dict(live[0].get("Tags"))) if live else None
+                and (by_id or tags_of(i.get("Tags")).get("Name") == name)]
+        return Found(live[0][id_key](live[0].get("Tags"))) if live else None
 
     return find
 
@@ -206,7 +205,7 @@ def _route_id(p: Props) -> str:
 
 
 def _table_tags(ctx: Ctx, table_id: str) -> dict[str, str]:
-    return tag_dict(ec2(ctx).describe_route_tables(RouteTableIds=[table_id])["RouteTables"][0].get("Tags"))
+    return tags_of(ec2(ctx).describe_route_tables(RouteTableIds=[table_id])["RouteTables"][0].get("Tags"))
 
 
 @lookup("routeTableId", "destinationCidrBlock")
@@ -214,7 +213,7 @@ def find_route(ctx: Ctx, p: Props) -> Found | None:
     """A route has no tags: its table's say who owns it."""
     table = ec2(ctx).describe_route_tables(RouteTableIds=[p["routeTableId"]])["RouteTables"][0]
     if any(r.get("DestinationCidrBlock") == p["destinationCidrBlock"] for r in table.get("Routes", [])):
-        return Found(_route_id(p), tag_dict(table.get("Tags")))
+        return Found(_route_id(p)(table.get("Tags")))
     return None
 
 
@@ -244,7 +243,7 @@ def find_rta(ctx: Ctx, p: Props) -> Found | None:
     for table in tables["RouteTables"]:
         for assoc in table.get("Associations", []):
             if assoc.get("SubnetId") == p["subnetId"] and table["RouteTableId"] == p["routeTableId"]:
-                return Found(assoc["RouteTableAssociationId"], tag_dict(table.get("Tags")))
+                return Found(assoc["RouteTableAssociationId"](table.get("Tags")))
     return None
 
 
@@ -385,7 +384,7 @@ def find_sg(ctx: Ctx, p: Props) -> Found | None:
         group = ec2(ctx).describe_security_groups(GroupIds=[p["id"]])["SecurityGroups"][0]
     else:
         group = _group(ctx, p["name"], p["vpcId"])
-    return Found(group["GroupId"], tag_dict(group.get("Tags"))) if group else None
+    return Found(group["GroupId"](group.get("Tags"))) if group else None
 
 
 register("aws:ec2/securityGroup:SecurityGroup", Handler(
@@ -442,7 +441,7 @@ def find_flow_log(ctx: Ctx, p: Props) -> Found | None:
     by = ({"FlowLogIds": [p["id"]]} if not unknown(p.get("id"))
           else {"Filters": [{"Name": "resource-id", "Values": [p["vpcId"]]}]})
     logs = ec2(ctx).describe_flow_logs(**by)["FlowLogs"]
-    return Found(logs[0]["FlowLogId"], tag_dict(logs[0].get("Tags"))) if logs else None
+    return Found(logs[0]["FlowLogId"](logs[0].get("Tags"))) if logs else None
 
 
 register("aws:ec2/flowLog:FlowLog", Handler(create_flow_log, delete_flow_log, tag=tag_ec2, lookup=find_flow_log))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
-    Ctx,
     Found,
     Handler,
     Props,
@@ -14,7 +14,6 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
-    tag_dict,
     tag_list,
     tagger,
     unknown,
@@ -53,7 +52,7 @@ def delete_role(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 def _role_tags(ctx: Ctx, role: str) -> dict[str, str]:
-    return tag_dict(iam(ctx).list_role_tags(RoleName=role)["Tags"])
+    return tags_of(iam(ctx).list_role_tags(RoleName=role)["Tags"])
 
 
 @lookup("name")
@@ -114,7 +113,7 @@ def delete_profile(ctx: Ctx, rid: str, p: Props) -> None:
 @lookup("name")
 def find_profile(ctx: Ctx, p: Props) -> Found | None:
     profile = iam(ctx).get_instance_profile(InstanceProfileName=p["name"])["InstanceProfile"]
-    return Found(p["name"], tag_dict(profile.get("Tags")))
+    return Found(p["name"](profile.get("Tags")))
 
 
 register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, tag=tag_profile,
@@ -147,7 +146,7 @@ def delete_key(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 def _key_tags(ctx: Ctx, key_id: str) -> dict[str, str]:
-    return tag_dict(kms(ctx).list_resource_tags(KeyId=key_id).get("Tags"), "TagKey", "TagValue")
+    return tags_of(kms(ctx).list_resource_tags(KeyId=key_id).get("Tags"), "TagKey", "TagValue")
 
 
 @lookup()

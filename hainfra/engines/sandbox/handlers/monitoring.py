@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
-    Ctx,
     Found,
     Handler,
     Props,
@@ -14,7 +14,6 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
-    tag_dict,
     tag_diff,
     tag_list,
     tagger,
@@ -130,7 +129,7 @@ def delete_rule(ctx: Ctx, rid: str, p: Props) -> None:
 
 def _rule_tags(ctx: Ctx, rule: str) -> dict[str, str]:
     arn = events(ctx).describe_rule(Name=rule)["Arn"]
-    return tag_dict(events(ctx).list_tags_for_resource(ResourceARN=arn)["Tags"])
+    return tags_of(events(ctx).list_tags_for_resource(ResourceARN=arn)["Tags"])
 
 
 @lookup("name")
@@ -209,7 +208,7 @@ def find_alarm(ctx: Ctx, p: Props) -> Found | None:
     if not alarms:
         return None
     tags = ctx.client("cloudwatch").list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"])["Tags"]
-    return Found(p["name"], tag_dict(tags))
+    return Found(p["name"](tags))
 
 
 register("aws:cloudwatch/metricAlarm:MetricAlarm", Handler(
@@ -238,7 +237,7 @@ def delete_topic(ctx: Ctx, rid: str, p: Props) -> None:
 
 def _topic_tags(ctx: Ctx, arn: str) -> dict[str, str]:
     ctx.client("sns").get_topic_attributes(TopicArn=arn)  # NotFound when there is no such topic
-    return tag_dict(ctx.client("sns").list_tags_for_resource(ResourceArn=arn)["Tags"])
+    return tags_of(ctx.client("sns").list_tags_for_resource(ResourceArn=arn)["Tags"])
 
 
 @lookup("name")

@@ -7,9 +7,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from hainfra.aws import Ctx, empty_prefix, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
-    Ctx,
     Found,
     Handler,
     Props,
@@ -18,7 +18,6 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
-    tag_dict,
     tag_list,
 )
 from hainfra.naming import STACK_TAG
@@ -74,7 +73,7 @@ def bucket_owner(ctx: Ctx, name: str) -> dict[str, str] | None:
             return None
         raise
     try:
-        return tag_dict(s3(ctx).get_bucket_tagging(Bucket=name)["TagSet"])
+        return tags_of(s3(ctx).get_bucket_tagging(Bucket=name)["TagSet"])
     except ClientError as exc:
         if error_code(exc) == "NoSuchTagSet":
             return {}
@@ -177,16 +176,3 @@ register("aws:s3/bucketNotification:BucketNotification", bucket_config(
         Bucket=p["bucket"], NotificationConfiguration={"EventBridgeConfiguration": {}} if p.get("eventbridge") else {}),
     lambda ctx, b: s3(ctx).put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={})))
 
-
-
-
-def empty_prefix(ctx: Ctx, bucket: str, prefix: str) -> int:
-    """Delete every version and delete marker under ``prefix``; returns how many."""
-    removed = 0
-    for page in s3(ctx).get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-        if items:
-            s3(ctx).delete_objects(Bucket=bucket, Delete={"Objects": items, "Quiet": True})
-            removed += len(items)
-    return removed

@@ -1,0 +1,105 @@
+"""The AWS client context and AWS-shape helpers shared by both engines, verify and the runbook.
+
+It sits below every layer that talks to AWS (it imports no other hainfra module), so the
+sandbox handlers, verify and the runbook's redaction use one client context, one set of
+emulator credentials and one spelling of AWS's list/tag/policy shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import warnings
+from collections import Counter
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# What every emulator (moto, LocalStack) accepts; the one spelling for boto3, env vars and Pulumi config.
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+# The sandbox emulator serves TLS on loopback with a throw-away certificate.
+warnings.filterwarnings("ignore", message="Unverified HTTPS request is being made to host '127.0.0.1'")
+
+
+def is_loopback(url: str | None) -> bool:
+    return bool(url) and url.split("://", 1)[-1].startswith(("127.0.0.1", "localhost"))
+
+
+class Ctx:
+    """boto3 clients bound to one region and (optionally) an emulator endpoint; thread-safe, counts calls."""
+
+    def __init__(self, endpoint_url: str | None, region: str, max_pool: int = 16) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        credentials = EMULATOR_CREDENTIALS if endpoint_url else {}
+        self._session = boto3.session.Session(region_name=region, **credentials)
+        self._config = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=max_pool)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._account: str | None = None
+        self.calls: Counter[str] = Counter()
+
+    @classmethod
+    def from_kwargs(cls, client_kwargs: dict[str, Any]) -> Ctx:
+        """A context from an engine's ``aws_client_kwargs()`` (region, maybe an endpoint)."""
+        return cls(client_kwargs.get("endpoint_url"), client_kwargs["region_name"])
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                client = self._session.client(service, endpoint_url=self.endpoint_url, config=self._config,
+                                              verify=not is_loopback(self.endpoint_url))
+                client.meta.events.register("before-call", self._count)
+                self._clients[service] = client
+            return self._clients[service]
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    @property
+    def writes(self) -> int:
+        """API calls that change something (everything but Describe/List/Get)."""
+        return sum(n for op, n in self.calls.items() if not op.split(":")[1].startswith(("Describe", "List", "Get")))
+
+    @property
+    def account_id(self) -> str:
+        if self._account is None:
+            self._account = self.client("sts").get_caller_identity()["Account"]
+        return self._account
+
+
+def empty_prefix(ctx: Ctx, bucket: str, prefix: str) -> int:
+    """Delete every version and delete marker under ``prefix``; returns how many."""
+    s3 = ctx.client("s3")
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if items:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": items, "Quiet": True})
+            removed += len(items)
+    return removed
+
+
+def tags_of(items: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    """AWS's ``[{"Key": k, "Value": v}]`` tag list as a dict (KMS spells the keys ``TagKey``/``TagValue``)."""
+    return {t[key]: t[value] for t in items or []}
+
+
+def policy_doc(value: Any) -> dict[str, Any]:
+    """An IAM/S3 policy document given as JSON text or already parsed; ``{}`` when empty or unparsable."""
+    if isinstance(value, dict):
+        return value
+    try:
+        return json.loads(value) if value else {}
+    except (TypeError, ValueError):
+        return {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy field that AWS allows as one value or a list (Action, Resource, Statement…), as a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
