@@ -226,7 +226,7 @@ def delete_lt(ctx: Ctx, rid: str, p: Props) -> None:
 def find_lt(ctx: Ctx, p: Props) -> Found | None:
     by = {"LaunchTemplateIds": [p["id"]]} if not unknown(p.get("id")) else {"LaunchTemplateNames": [p["name"]]}
     lt = ctx.client("ec2").describe_launch_templates(**by)["LaunchTemplates"][0]
-    return Found(lt["LaunchTemplateId"](lt.get("Tags")))
+    return Found(lt["LaunchTemplateId"], tags_of(lt.get("Tags")))
 
 
 register("aws:ec2/launchTemplate:LaunchTemplate", Handler(
@@ -285,7 +285,7 @@ def delete_asg(ctx: Ctx, rid: str, p: Props) -> None:
 @lookup("name")
 def find_asg(ctx: Ctx, p: Props) -> Found | None:
     groups = asg(ctx).describe_auto_scaling_groups(AutoScalingGroupNames=[p["name"]])["AutoScalingGroups"]
-    return Found(groups[0]["AutoScalingGroupName"](groups[0].get("Tags"))) if groups else None
+    return Found(groups[0]["AutoScalingGroupName"], tags_of(groups[0].get("Tags"))) if groups else None
 
 
 register("aws:autoscaling/group:Group", Handler(

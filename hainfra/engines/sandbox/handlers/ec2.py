@@ -58,7 +58,7 @@ def by_name_tag(describe: str, key: str, id_key: str, ids_arg: str) -> Lookup:
         items = getattr(ec2(ctx), describe)(**by).get(key, [])
         live = [i for i in items if i.get("State") not in ("deleted", "deleting", "failed")
                 and (by_id or tags_of(i.get("Tags")).get("Name") == name)]
-        return Found(live[0][id_key](live[0].get("Tags"))) if live else None
+        return Found(live[0][id_key], tags_of(live[0].get("Tags"))) if live else None
 
     return find
 
@@ -213,7 +213,7 @@ def find_route(ctx: Ctx, p: Props) -> Found | None:
     """A route has no tags: its table's say who owns it."""
     table = ec2(ctx).describe_route_tables(RouteTableIds=[p["routeTableId"]])["RouteTables"][0]
     if any(r.get("DestinationCidrBlock") == p["destinationCidrBlock"] for r in table.get("Routes", [])):
-        return Found(_route_id(p)(table.get("Tags")))
+        return Found(_route_id(p), tags_of(table.get("Tags")))
     return None
 
 
@@ -243,7 +243,7 @@ def find_rta(ctx: Ctx, p: Props) -> Found | None:
     for table in tables["RouteTables"]:
         for assoc in table.get("Associations", []):
             if assoc.get("SubnetId") == p["subnetId"] and table["RouteTableId"] == p["routeTableId"]:
-                return Found(assoc["RouteTableAssociationId"](table.get("Tags")))
+                return Found(assoc["RouteTableAssociationId"], tags_of(table.get("Tags")))
     return None
 
 
@@ -384,7 +384,7 @@ def find_sg(ctx: Ctx, p: Props) -> Found | None:
         group = ec2(ctx).describe_security_groups(GroupIds=[p["id"]])["SecurityGroups"][0]
     else:
         group = _group(ctx, p["name"], p["vpcId"])
-    return Found(group["GroupId"](group.get("Tags"))) if group else None
+    return Found(group["GroupId"], tags_of(group.get("Tags"))) if group else None
 
 
 register("aws:ec2/securityGroup:SecurityGroup", Handler(
@@ -441,7 +441,7 @@ def find_flow_log(ctx: Ctx, p: Props) -> Found | None:
     by = ({"FlowLogIds": [p["id"]]} if not unknown(p.get("id"))
           else {"Filters": [{"Name": "resource-id", "Values": [p["vpcId"]]}]})
     logs = ec2(ctx).describe_flow_logs(**by)["FlowLogs"]
-    return Found(logs[0]["FlowLogId"](logs[0].get("Tags"))) if logs else None
+    return Found(logs[0]["FlowLogId"], tags_of(logs[0].get("Tags"))) if logs else None
 
 
 register("aws:ec2/flowLog:FlowLog", Handler(create_flow_log, delete_flow_log, tag=tag_ec2, lookup=find_flow_log))

@@ -113,7 +113,7 @@ def delete_profile(ctx: Ctx, rid: str, p: Props) -> None:
 @lookup("name")
 def find_profile(ctx: Ctx, p: Props) -> Found | None:
     profile = iam(ctx).get_instance_profile(InstanceProfileName=p["name"])["InstanceProfile"]
-    return Found(p["name"](profile.get("Tags")))
+    return Found(p["name"], tags_of(profile.get("Tags")))
 
 
 register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, tag=tag_profile,

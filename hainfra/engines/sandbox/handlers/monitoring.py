@@ -208,7 +208,7 @@ def find_alarm(ctx: Ctx, p: Props) -> Found | None:
     if not alarms:
         return None
     tags = ctx.client("cloudwatch").list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"])["Tags"]
-    return Found(p["name"](tags))
+    return Found(p["name"], tags_of(tags))
 
 
 register("aws:cloudwatch/metricAlarm:MetricAlarm", Handler(

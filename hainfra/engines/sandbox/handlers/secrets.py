@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hainfra.aws import Ctx
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
     Found,
@@ -55,7 +55,7 @@ def delete_secret(ctx: Ctx, rid: str, p: Props) -> None:
 def find_secret(ctx: Ctx, p: Props) -> Found | None:
     """A secret scheduled for deletion still holds its name: found too."""
     secret = sm(ctx).describe_secret(SecretId=p["name"])
-    return Found(secret["ARN"](secret.get("Tags")))
+    return Found(secret["ARN"], tags_of(secret.get("Tags")))
 
 
 tag_secret = tagger("secretsmanager", "tag_resource", "untag_resource", "SecretId")
@@ -106,7 +106,7 @@ def delete_parameter(ctx: Ctx, rid: str, p: Props) -> None:
 def find_parameter(ctx: Ctx, p: Props) -> Found | None:
     ssm(ctx).get_parameter(Name=p["name"])
     tags = ssm(ctx).list_tags_for_resource(ResourceType="Parameter", ResourceId=p["name"])["TagList"]
-    return Found(p["name"](tags))
+    return Found(p["name"], tags_of(tags))
 
 
 register("aws:ssm/parameter:Parameter", Handler(
