@@ -79,3 +79,19 @@ class AuditError(HainfraError):
 
 class OwnershipError(EngineError):
     """A resource the stack would create or change already exists and is not this stack's."""
+
+
+class ArchiveWriteError(AuditError):
+    """The archive could not be written; the executed notebook and its record wait in a spool folder."""
+
+    def __init__(self, message: str, spool: str | None = None) -> None:
+        self.spool = spool
+        super().__init__(message)
+
+
+class ExportError(HainfraError):
+    """A program cannot be exported as a Terraform plan (a resource type has no Terraform twin)."""
+
+
+class ScannerError(HainfraError):
+    """An external scanner (checkov) is missing, failed, or produced output hainfra cannot read."""
