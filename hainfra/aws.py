@@ -83,9 +83,9 @@ def empty_prefix(ctx: Ctx, bucket: str, prefix: str) -> int:
     return removed
 
 
-def tags_of(items: list[dict[str, str]] | None) -> dict[str, str]:
-    """AWS's ``[{"Key": k, "Value": v}]`` tag list as a dict."""
-    return {t["Key"]: t["Value"] for t in items or []}
+def tags_of(items: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    """AWS's ``[{"Key": k, "Value": v}]`` tag list as a dict (KMS spells the keys ``TagKey``/``TagValue``)."""
+    return {t[key]: t[value] for t in items or []}
 
 
 def policy_doc(value: Any) -> dict[str, Any]:

@@ -45,13 +45,13 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from hainfra.config import StackConfig
+    from hainfra import remembered
 
     params = _params(args)
     params["stack"] = args.stack
     if getattr(args, "engine", None):
         params["engine"] = args.engine
-    return StackConfig.load(params, file=args.config)
+    return remembered.load(args.stack, params, file=args.config)
 
 
 def print_progress(event: Any) -> None:
@@ -172,6 +172,18 @@ def cmd_drill(args: argparse.Namespace) -> int:
     print(text)
     print(f"recorded in {args.archive} as {recorded.record['run_id']}")
     return 0 if result.passed else 1
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from hainfra import remembered
+
+    file = remembered.path(args.stack)
+    if not file.is_file():
+        print(f"stack {args.stack} has no remembered configuration ({file}): `hainfra up` records one")
+        return 1
+    print(f"# {file}")
+    print(file.read_text(), end="")
+    return 0
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
@@ -306,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--confirm", metavar="STACK", help="required outside the sandbox: the stack name")
     drill.add_argument("--bound", type=float, help="seconds each recovery may take (default 30 sandbox, 900 AWS)")
     _archive_arg(drill)
+
+    config = sub.add_parser("config", help="a stack's remembered configuration").add_subparsers(
+        dest="config_command", required=True)
+    show = add("show", cmd_config_show, "print the configuration `up` recorded for the stack", parent=config,
+               stack=False)
+    show.add_argument("--stack", required=True, help="stack name")
 
     sandbox = sub.add_parser("sandbox", help="the local AWS emulator").add_subparsers(dest="sandbox", required=True)
     serve = add("serve", cmd_sandbox_serve, "run a long-lived emulator", parent=sandbox, stack=False)

@@ -20,10 +20,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hainfra import naming, redact
+from hainfra import redact
 from hainfra.cidr import MAX_AZS, SUBNET_PREFIX_STEP
 from hainfra.data import check_data, load_yaml
 from hainfra.errors import ConfigError
+from hainfra.naming import NAME_TAG, REQUIRED_TAGS
 
 log = logging.getLogger(__name__)
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -34,7 +35,6 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
     2557, 2922, 3288, 3653,
 )
-REQUIRED_TAGS = ("Project", "Environment", "ManagedBy", "Stack")
 # Set on every taggable resource by the stack program (the resource's kind, e.g. ec2.Vpc).
 RESOURCE_TYPE_TAG = "ResourceType"
 # Minimum retention Security Hub CloudWatch.16 accepts; prod's default.
@@ -141,16 +141,21 @@ class StackConfig:
         params: Mapping[str, Any] | None = None,
         file: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        remembered: Mapping[str, Any] | None = None,
+        remembered_from: str = "",
     ) -> StackConfig:
-        """Merge defaults < YAML file < HAINFRA_* environment < params, then validate.
+        """Merge defaults < remembered < YAML file < HAINFRA_* environment < params, then validate.
 
         Args:
             params: Parameter dict (papermill parameters or CLI ``-p``). Strings are
                 coerced for non-string fields (they come from a command line).
             file: Optional YAML file with a mapping of field names.
             env: Environment (defaults to ``os.environ``); ``HAINFRA_AZ_COUNT=4`` sets az_count.
+            remembered: The stack's recorded configuration (see :mod:`hainfra.remembered`).
+            remembered_from: Where it was recorded (named in error messages).
         """
-        raw: dict[str, tuple[Any, str]] = {}
+        raw: dict[str, tuple[Any, str]] = {
+            key: (value, f"remembered configuration {remembered_from}") for key, value in (remembered or {}).items()}
         if file is not None:
             for key, value in read_yaml(Path(file)).items():
                 raw[key] = (value, f"file {file}")
@@ -364,8 +369,6 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
     if c.aws_endpoint_url and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", c.aws_endpoint_url):
         p.append(("aws_endpoint_url", c.aws_endpoint_url, "use a URL such as http://127.0.0.1:5000"))
     p += _validate_audit(c)
-    if not p:
-        p += _validate_names(c)
     return p
 
 
@@ -417,7 +420,7 @@ def _validate_tags(tags: dict) -> list[tuple[str, object, str]]:
     for key, value in tags.items():
         if not isinstance(key, str) or not isinstance(value, str):
             p.append(("extra_tags", {key: value}, "tag keys and values must be strings"))
-        elif key in REQUIRED_TAGS or key in ("Name", RESOURCE_TYPE_TAG):
+        elif key in REQUIRED_TAGS or key in (NAME_TAG, RESOURCE_TYPE_TAG):
             p.append(("extra_tags", key, f"{key} is set by hainfra; remove it from extra_tags"))
         elif redact.looks_secret(key):
             p.append(("extra_tags", key, "tags are readable by anyone who can list resources and are no place for a "
@@ -436,18 +439,3 @@ def _validate_secrets(c: StackConfig) -> list[tuple[str, object, str]]:
                          "to be told apart from ordinary text when redacting; use a longer secret")
             for name in sorted(SECRET_FIELDS) if getattr(c, name) and redact.weak(getattr(c, name))]
 
-
-def _validate_names(c: StackConfig) -> list[tuple[str, object, str]]:
-    """Names that AWS limits: the bucket (3-63 chars) and the ALB/target group (32 chars)."""
-    p = []
-    bucket = naming.bucket_name(c)
-    if len(bucket) > 63:
-        field_ = "environment_suffix" if c.environment_suffix else "project"
-        p.append((field_, getattr(c, field_),
-                  f"the backup bucket name {bucket!r} would be {len(bucket)} characters; S3 allows 63 — shorten it"))
-    lb = naming.name(c, "alb")
-    if len(naming.name(c, "tg")) > 32 or len(lb) > 32:
-        field_ = "environment_suffix" if c.environment_suffix else "project"
-        p.append((field_, getattr(c, field_),
-                  f"the load balancer name {lb!r} would exceed 32 characters; shorten it"))
-    return p

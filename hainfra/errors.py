@@ -81,6 +81,10 @@ class AuditError(HainfraError):
     """The audit archive is inconsistent or tampered with."""
 
 
+class OwnershipError(EngineError):
+    """A resource the stack would create or change already exists and is not this stack's."""
+
+
 class ArchiveWriteError(AuditError):
     """The archive could not be written; the executed notebook and its record wait in a spool folder."""
 

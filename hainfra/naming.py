@@ -1,11 +1,22 @@
 """Names and tags (pure): the one place each is decided.
 
-Convention: ``{project}-{kind}-{env}`` plus an AZ or region qualifier where the
-name must be unique. Every taggable resource gets :func:`tags`.
+Convention: ``{project}-{kind}-{env}-{stack}`` plus an AZ or region qualifier where the
+name must be unique. The stack is part of every physical name because a stack owns what
+it creates: two stacks of one environment in one account never share a name. S3 bucket
+names also carry the account id (their namespace is global across all accounts).
+
+AWS limits names per type; the tightest are load balancers and target groups (32), S3
+buckets (63, lowercase), IAM roles and EventBridge rules (64, the default here). A name
+that would be too long is shortened deterministically — cut, then ``-`` and 8 hex digits
+of the sha256 of the full name — so two long names never collide by truncation.
+
+Every taggable resource gets :func:`tags`; the tag keys are the constants below.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,21 +27,68 @@ MANAGED_BY = "hainfra"
 LOG_GROUP_KINDS = ("flow-logs", "app", "s3-events")
 ALARM_KINDS = ("alarm-unhealthy-hosts", "alarm-alb-5xx", "alarm-asg-capacity")
 
+# Tag keys, spelled once (config validation, the sweep, verify and the ownership checks use these).
+NAME_TAG, PROJECT_TAG, ENVIRONMENT_TAG, MANAGED_BY_TAG, STACK_TAG = "Name", "Project", "Environment", "ManagedBy", "Stack"
+REQUIRED_TAGS = (PROJECT_TAG, ENVIRONMENT_TAG, MANAGED_BY_TAG, STACK_TAG)
+
+DEFAULT_LIMIT = 64  # IAM role and EventBridge rule names: the tightest limit of the types without their own
+KIND_LIMITS = {"alb": 32, "tg": 32}  # ELBv2 load balancer and target group names
+S3_LIMIT = 63
+LOG_GROUP_LIMIT = 512
+SECRET_LIMIT = 512
+SSM_PATH_LIMIT = 512  # leaves room for the parameter names under it (1011 in all)
+HASH_LEN = 8
+_SLUG_BAD = re.compile(r"[^a-z0-9]+")
+
+
+def short_hash(text: str, length: int = HASH_LEN) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def fit(name_: str, limit: int, keep: str = "") -> str:
+    """``name_ + keep`` if it fits in ``limit``; else ``name_`` cut, a hash of the whole, then ``keep``.
+
+    ``keep`` (e.g. ``-{account}-{region}`` of a bucket) is never cut.
+    """
+    full = name_ + keep
+    if len(full) <= limit:
+        return full
+    room = limit - len(keep) - HASH_LEN - 1
+    if room < 1:
+        raise ValueError(f"no room for a name in {limit} characters after {keep!r}")
+    return f"{name_[:room].rstrip('-./')}-{short_hash(full)}{keep}"
+
+
+def stack_slug(stack: str) -> str:
+    """The stack as it appears in names: lowercase letters, digits and '-'.
+
+    A stack name that needs changing (``Alpha``, ``a_b``) gets a short hash of the original,
+    so ``Alpha`` and ``alpha`` stay distinct.
+    """
+    slug = _SLUG_BAD.sub("-", stack.lower()).strip("-") or "s"
+    return slug if slug == stack else f"{slug}-{short_hash(stack, 6)}"
+
 
 def name(config: StackConfig, kind: str, qualifier: str | None = None) -> str:
-    """``{project}-{kind}-{env}[-{qualifier}]``, e.g. ``hainfra-nat-dev-us-east-1a``."""
-    base = f"{config.project}-{kind}-{config.env_id}"
-    return f"{base}-{qualifier}" if qualifier else base
+    """``{project}-{kind}-{env}-{stack}[-{qualifier}]``, e.g. ``hainfra-nat-dev-alpha-us-east-1a``."""
+    parts = [config.project, kind, config.env_id, stack_slug(config.stack)] + ([qualifier] if qualifier else [])
+    return fit("-".join(parts), KIND_LIMITS.get(kind, DEFAULT_LIMIT))
 
 
-def bucket_name(config: StackConfig) -> str:
-    """The backup bucket: region-qualified because S3 names are global."""
-    return name(config, "backup", config.region)
+def _global_bucket(config: StackConfig, kind: str, account_id: str) -> str:
+    """``{project}-{kind}-{env}-{stack}-{account}-{region}``: S3 names are global across all accounts."""
+    head = f"{config.project}-{kind}-{config.env_id}-{stack_slug(config.stack)}"
+    return fit(head, S3_LIMIT, keep=f"-{account_id}-{config.region}")
 
 
-def log_bucket_name(config: StackConfig) -> str:
-    """The log bucket (ALB access logs, S3 server access logs): region-qualified like the backup bucket."""
-    return name(config, "logs", config.region)
+def bucket_name(config: StackConfig, account_id: str) -> str:
+    """The backup bucket."""
+    return _global_bucket(config, "backup", account_id)
+
+
+def log_bucket_name(config: StackConfig, account_id: str) -> str:
+    """The log bucket (ALB access logs, S3 server access logs)."""
+    return _global_bucket(config, "logs", account_id)
 
 
 def alb_log_prefix(config: StackConfig) -> str:
@@ -45,25 +103,35 @@ def resource_type(token: str) -> str:
 
 
 def ssm_path(config: StackConfig) -> str:
-    """Root of the stack's SSM parameters: ``/{project}/{env}``."""
-    return f"/{config.project}/{config.env_id}"
+    """Root of the stack's SSM parameters: ``/{project}/{env}/{stack}``."""
+    return fit(f"/{config.project}/{config.env_id}/{stack_slug(config.stack)}", SSM_PATH_LIMIT)
+
+
+def secret_name(config: StackConfig) -> str:
+    """The application secret: ``{project}/{env}/{stack}/app``."""
+    return fit(f"{config.project}/{config.env_id}/{stack_slug(config.stack)}/app", SECRET_LIMIT)
 
 
 def log_group_name(config: StackConfig, kind: str) -> str:
     """Log group names; EventBridge targets conventionally live under /aws/events/."""
     if kind == "s3-events":
         return f"/aws/events/{name(config, 's3-events')}"
-    return f"/{config.project}/{config.env_id}/{kind}"
+    return fit(f"/{config.project}/{config.env_id}/{stack_slug(config.stack)}/{kind}", LOG_GROUP_LIMIT)
 
 
 def tags(config: StackConfig, resource_name: str, **extra: str) -> dict[str, str]:
     """``merge({Name}, required tags, user tags, per-resource tags)``."""
     return {
-        "Name": resource_name,
-        "Project": config.project,
-        "Environment": config.environment,
-        "ManagedBy": MANAGED_BY,
-        "Stack": config.stack,
+        NAME_TAG: resource_name,
+        PROJECT_TAG: config.project,
+        ENVIRONMENT_TAG: config.environment,
+        MANAGED_BY_TAG: MANAGED_BY,
+        STACK_TAG: config.stack,
         **config.extra_tags,
         **extra,
     }
+
+
+def owner(resource_tags: dict[str, str] | None) -> str:
+    """The stack a resource belongs to, from its tags ("unknown" when untagged)."""
+    return (resource_tags or {}).get(STACK_TAG) or "unknown"

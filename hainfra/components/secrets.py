@@ -25,7 +25,7 @@ def generated(length: int = 32) -> pulumi.Output[str]:
 
 
 class Secrets(pulumi.ComponentResource):
-    """Application secret in Secrets Manager and configuration under ``/{project}/{env}/``."""
+    """Application secret in Secrets Manager and configuration under ``/{project}/{env}/{stack}/``."""
 
     def __init__(self, name: str, args: SecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hainfra:secrets:Secrets", name, None, opts)
@@ -34,7 +34,7 @@ class Secrets(pulumi.ComponentResource):
         # A fresh value is drawn on every evaluation; ignore_changes keeps the stored one.
         keep_value = pulumi.ResourceOptions(parent=self, ignore_changes=["secretString", "value"])
         path = naming.ssm_path(c)
-        secret_name = f"{c.project}/{c.env_id}/app"
+        secret_name = naming.secret_name(c)
         self.secret = aws.secretsmanager.Secret(
             naming.name(c, "secret"), name=secret_name, kms_key_id=args.key_arn,
             description=f"{c.project} {c.env_id} application credential",

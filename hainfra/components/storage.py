@@ -19,7 +19,7 @@ LOG_NONCURRENT_DAYS = 30
 class StorageArgs:
     config: StackConfig
     key_arn: pulumi.Input[str]
-    account_id: str
+    account_id: str  # S3 names are global: the bucket name carries the account
     partition: str = "aws"
 
 
@@ -31,7 +31,7 @@ class Storage(pulumi.ComponentResource):
         super().__init__("hainfra:storage:Storage", name, None, opts)
         c = args.config
         child = pulumi.ResourceOptions(parent=self)
-        bucket_name = naming.bucket_name(c)
+        bucket_name = naming.bucket_name(c, args.account_id)
         n = naming.name(c, "backup")
         # Backups survive a prod teardown: only non-prod buckets are emptied on destroy.
         self.bucket = aws.s3.Bucket(n, bucket=bucket_name, force_destroy=not c.is_prod,
@@ -88,7 +88,7 @@ class Storage(pulumi.ComponentResource):
         """Log bucket: SSE-S3 (ALB access logs cannot use a KMS key), versioned, PAB, TLS-only, lifecycle."""
         c = args.config
         n = naming.name(c, "logs")
-        log_name = naming.log_bucket_name(c)
+        log_name = naming.log_bucket_name(c, args.account_id)
         self.log_bucket = aws.s3.Bucket(n, bucket=log_name, force_destroy=not c.is_prod,
                                         tags=naming.tags(c, log_name), opts=pulumi.ResourceOptions(parent=self))
         pab, versioning = self._guard(n, self.log_bucket)
@@ -111,7 +111,7 @@ class Storage(pulumi.ComponentResource):
                     days_after_initiation=c.abort_upload_days),
             )],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
-        access_prefix = f"s3-access/{naming.bucket_name(c)}/"
+        access_prefix = f"s3-access/{naming.bucket_name(c, args.account_id)}/"
         self.log_policy = aws.s3.BucketPolicy(
             n, bucket=self.log_bucket.id,
             policy=document(documents.log_bucket_policy, bucket_arn=self.log_bucket.arn, account_id=args.account_id,

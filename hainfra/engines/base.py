@@ -11,7 +11,7 @@ import pandas as pd
 
 from hainfra.config import StackConfig
 
-ACTIONS = ("create", "update", "replace", "delete", "same")
+ACTIONS = ("create", "update", "replace", "delete", "same", "not ours")
 CHANGE_COLUMNS = ["action", "type", "name", "urn", "changed"]
 
 
@@ -86,6 +86,15 @@ class Engine(abc.ABC):
         No policy gate here (engines sit below policy): deploy through
         :func:`hainfra.policy.gated_up`, which runs the gate first and records an override.
         """
+
+    def remember(self) -> None:
+        """Record the stack's resolved configuration (no secrets) for later commands and notebooks.
+
+        Each engine's ``up`` calls it before its first change.
+        """
+        from hainfra.remembered import remember
+
+        remember(self.config)
 
     @abc.abstractmethod
     def outputs(self) -> dict[str, Any]:

@@ -196,6 +196,7 @@ class PulumiEngine(Engine):
     def up(self) -> OperationResult:
         started = time.perf_counter()
         events: list[Any] = []
+        self.remember()
         up = self._run(lambda stack: stack.up(on_event=lambda e: (events.append(e), self._on_event(e))))
         outputs = {k: v.value for k, v in up.outputs.items()}
         return OperationResult("up", changes_frame(self._rows(events)), outputs, time.perf_counter() - started)

@@ -19,7 +19,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from hainfra import __version__, audit, redact
+from hainfra import __version__, audit, redact, remembered
 from hainfra.audit import archive
 from hainfra.audit import record as audit_record
 from hainfra.aws import Ctx
@@ -91,7 +91,7 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
             problems.append((name, value, f"unknown parameter for stage {stage}; known: {', '.join(known)}"))
     if problems:
         raise ConfigError(problems)
-    config = StackConfig.load({**config_params, "stack": stack})
+    config = remembered.load(stack, config_params)
     typed = {k: getattr(config, k) for k in config_params}  # CLI strings become typed values
     return {"stack": stack, "params": _without_secrets(typed), **stage_params}, config
 

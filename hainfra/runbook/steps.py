@@ -24,12 +24,17 @@ pd.set_option("display.max_rows", None, "display.max_columns", None, "display.ma
 
 
 def load_config(stack: str, params: dict[str, Any] | None = None, config_file: str = "") -> StackConfig:
-    """Strictly validated config for a notebook run (unknown names and wrong types are errors)."""
+    """Strictly validated config for a notebook run (unknown names and wrong types are errors).
+
+    Starts from the stack's remembered configuration (:mod:`hainfra.remembered`).
+    """
     if not isinstance(params, dict):
         raise ConfigError.one("params", params, "pass a mapping of parameter names to values")
     if not isinstance(config_file, str):  # stack and params are checked as plain data by StackConfig.load
         raise ConfigError.one("config_file", f"<{type(config_file).__name__}>", "pass the path of a YAML file as a string")
-    return StackConfig.load({**params, "stack": stack}, file=config_file or None)
+    from hainfra import remembered
+
+    return remembered.load(stack, params, file=config_file or None)
 
 
 def config_table(config: StackConfig) -> pd.DataFrame:

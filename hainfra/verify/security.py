@@ -83,9 +83,9 @@ def instance_access(v: VerifyContext) -> Iterator[Row]:
 
 @check("monitoring.alarm-actions")
 def alarm_actions(v: VerifyContext) -> Iterator[Row]:
-    prefix = f"{v.config.project}-alarm-"
-    alarms = [a for a in v.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
-              if a["AlarmName"].endswith(f"-{v.config.env_id}")]
+    cw = v.client("cloudwatch")
+    alarms = [a for a in cw.describe_alarms(AlarmNamePrefix=f"{v.config.project}-alarm-")["MetricAlarms"]
+              if naming.owner(tags_of(cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"])) == v.config.stack]
     yield check_row("alarms", len(alarms) >= 3, ">= 3 alarms", f"{len(alarms)} alarm(s)", "run `hainfra up`")
     for a in alarms:
         actions = a.get("AlarmActions", [])

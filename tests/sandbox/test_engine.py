@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hainfra import naming
 from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
@@ -61,8 +62,8 @@ def test_full_lifecycle(make_config: Callable[..., StackConfig]) -> None:
     changed = result.changes[result.changes["action"] != "same"]
     assert set(changed["action"]) == {"create", "update"}
     assert set(changed[changed["action"] == "update"]["name"]) == {
-        f"{config.project}-alb-dev", f"{config.project}-asg-dev",
-        f"{config.project}-vpce-s3-dev"}  # the S3 gateway endpoint joins the new private route table in place
+        naming.name(config, "alb"), naming.name(config, "asg"),
+        naming.name(config, "vpce-s3")}  # the S3 gateway endpoint joins the new private route table in place
     for key in ("public_subnet_ids", "private_subnet_ids", "nat_gateway_ids"):
         assert ids(result.outputs, key, 3) == ids(first.outputs, key, 3)
         assert len(result.outputs[key]) == 4
@@ -88,7 +89,7 @@ def test_full_lifecycle(make_config: Callable[..., StackConfig]) -> None:
     assert team in aws.client("events").list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]
     assert team in aws.client("ssm").list_tags_for_resource(
         ResourceType="Parameter", ResourceId=f"{result.outputs['ssm_path']}/secure/api-token")["TagList"]
-    profile = aws.client("iam").get_instance_profile(InstanceProfileName=f"{config.project}-app-profile-dev")
+    profile = aws.client("iam").get_instance_profile(InstanceProfileName=naming.name(config, "app-profile"))
     assert team in profile["InstanceProfile"]["Tags"]
 
     destroyed = retyped.destroy()

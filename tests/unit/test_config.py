@@ -65,8 +65,7 @@ def test_invalid_region() -> None:
     refused({"region": "us-middle-9"}, "region", "AWS region code")
 
 
-@pytest.mark.parametrize("suffix,why", [("PR-42", "lowercase"), ("pr_42", "lowercase"), ("a--b", "lowercase"),
-                                         ("x" * 50, "S3 allows 63")])
+@pytest.mark.parametrize("suffix,why", [("PR-42", "lowercase"), ("pr_42", "lowercase"), ("a--b", "lowercase")])
 def test_suffix_must_keep_bucket_name_valid(suffix: str, why: str) -> None:
     refused({"environment_suffix": suffix}, "environment_suffix", why)
 

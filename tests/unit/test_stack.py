@@ -9,7 +9,7 @@ import pytest
 
 from hainfra import documents, naming
 from hainfra.config import REQUIRED_TAGS, StackConfig
-from hainfra.plan import evaluate_offline, plan
+from hainfra.plan import OFFLINE_ACCOUNT, evaluate_offline, plan
 from hainfra.policy import graph_of
 from hainfra.policy.graph import Graph, taggable
 from hainfra.policy.rules import DEPRECATED_TYPES
@@ -89,7 +89,7 @@ def test_no_wildcard_resource_unless_documented() -> None:
 
 def test_bucket_protections_present() -> None:
     config, g = graph()
-    (bucket,) = [b for b in g.of("s3/bucket:Bucket") if b.inputs["bucket"] == naming.bucket_name(config)]
+    (bucket,) = [b for b in g.of("s3/bucket:Bucket") if b.inputs["bucket"] == naming.bucket_name(config, OFFLINE_ACCOUNT)]
     kinds = {r.type.split(":")[-1]: r.inputs for r in g.resources if r.inputs.get("bucket") in (bucket.id,)}
     assert kinds["BucketVersioning"]["versioningConfiguration"]["status"] == "Enabled"
     rule = kinds["BucketServerSideEncryptionConfiguration"]["rules"][0]["applyServerSideEncryptionByDefault"]
@@ -184,14 +184,14 @@ def test_prod_alb_is_protected_and_logs_are_kept_a_year(environment: str, protec
     (alb,) = g.of("lb/loadBalancer:LoadBalancer")
     assert alb.inputs["enableDeletionProtection"] is protected
     logs = alb.inputs["accessLogs"]
-    assert logs["enabled"] is True and logs["bucket"] == naming.log_bucket_name(config)
+    assert logs["enabled"] is True and logs["bucket"] == naming.log_bucket_name(config, OFFLINE_ACCOUNT)
     assert logs["prefix"] == naming.alb_log_prefix(config)
     assert {lg.inputs["retentionInDays"] for lg in g.of("cloudwatch/logGroup:LogGroup")} == {retention}
 
 
 def test_log_bucket_is_sse_s3_and_receives_the_backup_buckets_access_logs() -> None:
     config, g = graph()
-    log_bucket = next(b for b in g.of("s3/bucket:Bucket") if b.inputs["bucket"] == naming.log_bucket_name(config))
+    log_bucket = next(b for b in g.of("s3/bucket:Bucket") if b.inputs["bucket"] == naming.log_bucket_name(config, OFFLINE_ACCOUNT))
     kinds = {r.type.split(":")[-1]: r.inputs for r in g.resources if r.inputs.get("bucket") == log_bucket.id}
     sse = kinds["BucketServerSideEncryptionConfiguration"]["rules"][0]["applyServerSideEncryptionByDefault"]
     assert sse == {"sseAlgorithm": "AES256"}
@@ -199,6 +199,6 @@ def test_log_bucket_is_sse_s3_and_receives_the_backup_buckets_access_logs() -> N
     assert kinds["BucketLifecycleConfiguration"]["rules"][0]["expiration"]["days"] == config.retention_days
     (logging,) = g.of("s3/bucketLogging:BucketLogging")
     assert g.ref(logging.inputs["targetBucket"]) is log_bucket
-    assert g.ref(logging.inputs["bucket"]).inputs["bucket"] == naming.bucket_name(config)
+    assert g.ref(logging.inputs["bucket"]).inputs["bucket"] == naming.bucket_name(config, OFFLINE_ACCOUNT)
     policy = json.loads(kinds["BucketPolicy"]["policy"])
     assert documents.unscoped_service_statements(policy) == []

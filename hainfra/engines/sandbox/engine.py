@@ -15,11 +15,12 @@ from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
 from hainfra.engines.protection import lift_deletion_protection
 from hainfra.engines.runtime import Registration, evaluate, unwrap_secrets
-from hainfra.engines.sandbox import emulator
+from hainfra.engines.sandbox import emulator, ownership
 from hainfra.engines.sandbox.handlers import REGISTRY, Handler
 from hainfra.engines.sandbox.state import State, stack_lock
 from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import EmulatorError, LeftoverError, ResourceError, UnsupportedResourceError
+from hainfra.naming import owner
 from hainfra.plan import evaluate_offline
 from hainfra.stack import program
 
@@ -56,6 +57,7 @@ class _Realiser:
         self.engine, self.state, self.ctx, self.apply = engine, state, ctx, apply
         self.rows: list[dict[str, Any]] = []
         self.seen: set[str] = set()
+        self.creates: list[tuple[str, str, dict[str, Any], bool]] = []  # what a preview would create
         self._lock = threading.Lock()
 
     def _row(self, action: str, reg: Registration, changed: list[str] | None = None) -> None:
@@ -79,17 +81,21 @@ class _Realiser:
                                     lambda: self._change(handler, reg, old, inputs, stored, action, changed))
         self._row("create", reg)
         if not self.apply:
+            with self._lock:
+                self.creates.append((reg.type, reg.name, inputs, bool(old and old.get("status") == "pending")))
             return f"<new:{reg.name}>", {}
         return self.engine.step("create", reg.type, reg.name, reg.urn,
                                 lambda: self._create(handler, reg, inputs, stored, old))
 
     def _create(self, handler: Handler, reg: Registration, inputs: dict[str, Any], stored: dict[str, Any],
                 old: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-        if old and old.get("status") == "pending" and handler.find:
-            orphan = handler.find(self.ctx, inputs)  # half-made by a killed run: clean it up first
-            if orphan:
-                log.info("removing %s left half-made by an interrupted run", orphan)
-                handler.delete(self.ctx, orphan, inputs)
+        pending = bool(old and old.get("status") == "pending")
+        found = ownership.lookup(handler, self.ctx, inputs) if pending or handler.named else None
+        if found and not ownership.may_create(found, self.engine.config.stack, pending):
+            raise ownership.refuse([ownership.conflict(reg.type, reg.name, found)], self.engine.config.stack)
+        if found and not found.part_of:  # ours, half-made by a killed run: clean it up first
+            log.info("removing %s left half-made by an interrupted run", found.id)
+            handler.delete(self.ctx, found.id, inputs)
         entry = {"urn": reg.urn, "type": reg.type, "name": reg.name, "parent": reg.parent, "status": "pending",
                  "inputs": stored, "outputs": {}, "id": ""}
         self.state.put(reg.urn, entry)
@@ -229,18 +235,24 @@ class SandboxEngine(Engine):
             handler = REGISTRY.get(entry["type"])
             if handler is None:
                 raise UnsupportedResourceError(f"state holds {entry['urn']} of unknown type {entry['type']}")
-
-            def delete(entry: dict[str, Any] = entry, handler: Handler = handler) -> None:
-                if entry.get("status") == "pending":  # half-made by a killed run: find it by name
-                    orphan = handler.find(ctx, entry["inputs"]) if handler.find else None
-                    if orphan:
-                        handler.delete(ctx, orphan, entry["inputs"])
-                else:
-                    handler.delete(ctx, entry["id"], {**entry["inputs"], **entry["outputs"]})
-
-            self.step("delete", entry["type"], entry["name"], entry["urn"], delete)
+            mine = self.step("delete", entry["type"], entry["name"], entry["urn"],
+                             lambda entry=entry, handler=handler: self._delete_one(ctx, handler, entry))
             state.remove(entry["urn"])
-            rows.append(change_row("delete", entry["type"], entry["name"], entry["urn"]))
+            rows.append(change_row("delete" if mine else "not ours", entry["type"], entry["name"], entry["urn"]))
+
+    def _delete_one(self, ctx: Ctx, handler: Handler, entry: dict[str, Any]) -> bool:
+        """Delete one resource of the state if it is still this stack's; False (and untouched) if not."""
+        pending = entry.get("status") == "pending"
+        props = dict(entry["inputs"]) if pending else {**entry["inputs"], **entry["outputs"], "id": entry["id"]}
+        found = ownership.lookup(handler, ctx, props)
+        if found and ownership.foreign(found, self.config.stack):
+            log.warning("not deleting %s %s: it now belongs to stack %r", entry["type"], found.id, owner(found.tags))
+            return False
+        if not pending:
+            handler.delete(ctx, entry["id"], {**entry["inputs"], **entry["outputs"]})
+        elif found or handler.lookup is None:  # half-made by a killed run (no lookup: the delete is idempotent)
+            handler.delete(ctx, "" if found is None or found.part_of else found.id, props)
+        return True
 
     def _refuse_to_orphan(self, state: State) -> None:
         """``--forget`` drops state only when its emulator is gone: never orphan live resources."""
@@ -276,6 +288,9 @@ class SandboxEngine(Engine):
             state = self._state(url)
             state.save()
             ctx = self._ctx(url)
+            planned, _ = self._evaluate(state, ctx, apply=False)
+            ownership.preflight(ctx, planned.creates, self.config.stack, self.parallel)
+            self.remember()
             realiser, outputs = self._evaluate(state, ctx, apply=True)
             removed = [e for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
             rows = list(realiser.rows)

@@ -1,43 +1,55 @@
 """After destroy: prove the account holds nothing of the stack, service by service.
 
 A resource belongs to the stack when it carries the stack's Project + Stack tags,
-or (for the few untaggable kinds) when its name follows the stack's convention.
+or (for the few untaggable kinds) when its name follows the stack's convention. A resource
+found by the stack's name but tagged for another stack is reported as "not ours" — never
+counted as a leftover, never deleted (the sweep only reads).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from botocore.exceptions import ClientError
 
 from hainfra import naming
-from hainfra.aws import Ctx
+from hainfra.aws import Ctx, tags_of
 from hainfra.config import StackConfig
+from hainfra.naming import PROJECT_TAG, STACK_TAG
+
+
+class Split(NamedTuple):
+    """What a name-matching lister found: the stack's own, and same-named ones another stack's tags claim."""
+
+    ours: list[str]
+    not_ours: list[str]
 
 
 def _ours(tags: dict[str, str], c: StackConfig) -> bool:
-    return tags.get("Project") == c.project and tags.get("Stack") == c.stack
+    return tags.get(PROJECT_TAG) == c.project and tags.get(STACK_TAG) == c.stack
 
 
-def _kv(tags: list[dict[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
-    return {t[key]: t[value] for t in tags or []}
+def _split(named: list[tuple[str, dict[str, str]]], c: StackConfig) -> Split:
+    """Name matches, judged by tags (an untagged one counts as ours: its name carries the stack)."""
+    return Split([n for n, t in named if not t.get(STACK_TAG) or _ours(t, c)],
+                 [f"{n} (stack {t[STACK_TAG]})" for n, t in named if t.get(STACK_TAG) and not _ours(t, c)])
 
 
 def _ec2(describe: str, key: str, id_key: str, live: Callable[[dict[str, Any]], bool] = lambda _: True):
     def lister(ctx: Ctx, c: StackConfig) -> list[str]:
-        filters = [{"Name": "tag:Project", "Values": [c.project]}, {"Name": "tag:Stack", "Values": [c.stack]}]
+        filters = [{"Name": f"tag:{PROJECT_TAG}", "Values": [c.project]}, {"Name": f"tag:{STACK_TAG}", "Values": [c.stack]}]
         items = getattr(ctx.client("ec2"), describe)(Filters=filters)[key]
         # Tags are checked again here: moto ignores tag filters for some kinds (NAT gateways).
-        return [i[id_key] for i in items if live(i) and _ours(_kv(i.get("Tags")), c)]
+        return [i[id_key] for i in items if live(i) and _ours(tags_of(i.get("Tags")), c)]
 
     return lister
 
 
 def _instances(ctx: Ctx, c: StackConfig) -> list[str]:
-    filters = [{"Name": "tag:Project", "Values": [c.project]}, {"Name": "tag:Stack", "Values": [c.stack]},
+    filters = [{"Name": f"tag:{PROJECT_TAG}", "Values": [c.project]}, {"Name": f"tag:{STACK_TAG}", "Values": [c.stack]},
                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
     return [i["InstanceId"] for r in ctx.client("ec2").describe_instances(Filters=filters)["Reservations"]
             for i in r["Instances"]]
@@ -46,25 +58,28 @@ def _instances(ctx: Ctx, c: StackConfig) -> list[str]:
 def _roles(ctx: Ctx, c: StackConfig) -> list[str]:
     iam = ctx.client("iam")
     return [r["RoleName"] for r in iam.list_roles()["Roles"]
-            if _ours(_kv(iam.list_role_tags(RoleName=r["RoleName"])["Tags"]), c)]
+            if _ours(tags_of(iam.list_role_tags(RoleName=r["RoleName"])["Tags"]), c)]
 
 
 def _profiles(ctx: Ctx, c: StackConfig) -> list[str]:
     iam = ctx.client("iam")
     return [p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]
-            if _ours(_kv(p.get("Tags")), c)]
+            if _ours(tags_of(p.get("Tags")), c)]
 
 
-def _buckets(ctx: Ctx, c: StackConfig) -> list[str]:
-    s3, found = ctx.client("s3"), []
+def _buckets(ctx: Ctx, c: StackConfig) -> Split:
+    s3, ours, named = ctx.client("s3"), [], []
     for b in s3.list_buckets()["Buckets"]:
         try:
-            tags = _kv(s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"])
+            tags = tags_of(s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"])
         except ClientError:
             tags = {}
-        if _ours(tags, c) or b["Name"] in (naming.bucket_name(c), naming.log_bucket_name(c)):
-            found.append(b["Name"])
-    return found
+        if b["Name"] in (naming.bucket_name(c, ctx.account_id), naming.log_bucket_name(c, ctx.account_id)):
+            named.append((b["Name"], tags))
+        elif _ours(tags, c):
+            ours.append(b["Name"])
+    split = _split(named, c)
+    return Split(ours + split.ours, split.not_ours)
 
 
 def _log_groups(ctx: Ctx, c: StackConfig) -> list[str]:
@@ -83,7 +98,7 @@ def _keys(ctx: Ctx, c: StackConfig) -> list[str]:
     for k in kms.list_keys()["Keys"]:
         if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion":
             continue  # AWS deletes keys after a waiting period; scheduled is gone for us
-        if _ours(_kv(kms.list_resource_tags(KeyId=k["KeyId"]).get("Tags"), "TagKey", "TagValue"), c):
+        if _ours(tags_of(kms.list_resource_tags(KeyId=k["KeyId"]).get("Tags"), "TagKey", "TagValue"), c):
             found.append(k["KeyId"])
     return found
 
@@ -95,13 +110,14 @@ def _aliases(ctx: Ctx, c: StackConfig) -> list[str]:
 
 def _secrets(ctx: Ctx, c: StackConfig) -> list[str]:
     return [s["Name"] for s in ctx.client("secretsmanager").list_secrets()["SecretList"]
-            if _ours(_kv(s.get("Tags")), c) and not s.get("DeletedDate")]
+            if _ours(tags_of(s.get("Tags")), c) and not s.get("DeletedDate")]
 
 
-def _parameters(ctx: Ctx, c: StackConfig) -> list[str]:
+def _parameters(ctx: Ctx, c: StackConfig) -> Split:
     ssm = ctx.client("ssm")
     params = ssm.get_parameters_by_path(Path=naming.ssm_path(c), Recursive=True)["Parameters"]
-    return [p["Name"] for p in params]
+    return _split([(p["Name"], tags_of(ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=p["Name"])["TagList"]))
+                   for p in params], c)
 
 
 def _load_balancers(ctx: Ctx, c: StackConfig) -> list[str]:
@@ -113,14 +129,14 @@ def _load_balancers(ctx: Ctx, c: StackConfig) -> list[str]:
     found = []
     for i in range(0, len(arns), 20):
         for d in elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
-            if _ours(_kv(d["Tags"]), c):
+            if _ours(tags_of(d["Tags"]), c):
                 found.append(d["ResourceArn"].split(":")[-1])
     return found
 
 
 def _groups(ctx: Ctx, c: StackConfig) -> list[str]:
     return [g["AutoScalingGroupName"] for g in ctx.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
-            if _ours(_kv(g.get("Tags")), c)]
+            if _ours(tags_of(g.get("Tags")), c)]
 
 
 def _rules(ctx: Ctx, c: StackConfig) -> list[str]:
@@ -130,16 +146,16 @@ def _rules(ctx: Ctx, c: StackConfig) -> list[str]:
 def _topics(ctx: Ctx, c: StackConfig) -> list[str]:
     sns = ctx.client("sns")
     return [t["TopicArn"] for t in sns.list_topics()["Topics"]
-            if _ours(_kv(sns.list_tags_for_resource(ResourceArn=t["TopicArn"])["Tags"]), c)]
+            if _ours(tags_of(sns.list_tags_for_resource(ResourceArn=t["TopicArn"])["Tags"]), c)]
 
 
 def _alarms(ctx: Ctx, c: StackConfig) -> list[str]:
     cw = ctx.client("cloudwatch")
     return [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]
-            if _ours(_kv(cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]), c)]
+            if _ours(tags_of(cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]), c)]
 
 
-CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str]]] = {
+CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str] | Split]] = {
     ("ec2", "instances"): _instances,
     ("ec2", "vpcs"): _ec2("describe_vpcs", "Vpcs", "VpcId"),
     ("ec2", "subnets"): _ec2("describe_subnets", "Subnets", "SubnetId"),
@@ -173,11 +189,14 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str]]] = {
 
 
 def sweep(ctx: Ctx, config: StackConfig, parallel: int = 8) -> pd.DataFrame:
-    """One row per (service, kind): how many of the stack's resources remain, and which.
+    """One row per (service, kind): how many of the stack's resources remain, and which; ``not_ours``
+    names same-named resources another stack's tags claim (reported, never deleted).
 
     The checks are independent reads, so they run concurrently (boto3 clients are thread-safe).
     """
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-sweep") as pool:
-        found = list(pool.map(lambda lister: lister(ctx, config), CHECKS.values()))
-    return pd.DataFrame([{"service": service, "kind": kind, "remaining": len(names), "names": ", ".join(names)}
-                         for (service, kind), names in zip(CHECKS, found, strict=True)])
+        found = [f if isinstance(f, Split) else Split(f, [])
+                 for f in pool.map(lambda lister: lister(ctx, config), CHECKS.values())]
+    return pd.DataFrame([{"service": service, "kind": kind, "remaining": len(f.ours), "names": ", ".join(f.ours),
+                          "not_ours": ", ".join(f.not_ours)}
+                         for (service, kind), f in zip(CHECKS, found, strict=True)])

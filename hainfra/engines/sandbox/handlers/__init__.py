@@ -2,6 +2,26 @@
 
 ``REGISTRY`` maps a type token (``aws:ec2/vpc:Vpc``) to a :class:`Handler`. Inputs
 arrive as Pulumi's wire names (camelCase) with every dependency already resolved.
+
+**Ownership: fill in ``lookup`` for every new handler.** A stack owns what it creates
+and nothing else, and the engine enforces that in one place (``engines/sandbox/ownership.py``)
+from one declaration per type: ``lookup(ctx, props) -> Found | None`` finds the existing
+resource these props describe — by ``props["id"]`` when the engine passes it (destroy of a
+created resource), else by the physical name (or the unique ``Name`` tag for unnamed EC2
+kinds) — and returns its id and tags. Wrap it in :func:`lookup` (missing or not-yet-known
+inputs and "not found" errors become ``None``). Then the engine, never the handler:
+
+- before ``up`` changes anything, looks up every resource it will create whose name AWS keeps
+  unique (``named=True``: the create would collide or, worse, silently upsert — S3
+  CreateBucket, PutRule, PutParameter, CreateTopic, PutResourcePolicy) and stops naming the
+  owner from the ``Stack`` tag;
+- before a create, cleans up a half-made resource left by a killed run only if it is tagged
+  with this stack *and* recorded as pending in this stack's state (else refuses);
+- before a delete, skips (and reports "not ours") a resource whose tags name another stack.
+
+Types without tags return the tags of what owns them (an alias: its key's; a route: its
+table's); settings written into a parent (bucket versioning, policy…) return the parent
+with ``part_of`` set. Create functions never tolerate "already exists": that would adopt.
 """
 
 from __future__ import annotations
@@ -19,11 +39,55 @@ Created = tuple[str, Props]
 
 
 @dataclass(frozen=True)
+class Found:
+    """An existing resource and the tags that say which stack owns it.
+
+    ``tags`` is ``None`` for a type that carries none (the engine then trusts the name, which
+    carries the stack). ``part_of`` names the kind of parent found instead (``bucket``) when
+    the resource is a setting written into that parent.
+    """
+
+    id: str
+    tags: dict[str, str] | None
+    part_of: str = ""
+
+
+Lookup = Callable[[Ctx, Props], "Found | None"]
+_NOT_FOUND = ("NoSuchEntity", "NoSuchBucket", "NoSuchTagSet", "ValidationError", "InvalidParameter")
+
+
+def unknown(value: Any) -> bool:
+    """An input a preview cannot know yet (the id of a resource still to be created)."""
+    return value is None or value == "" or (isinstance(value, str) and value.startswith("<new:"))
+
+
+def lookup(*required: str) -> Callable[[Callable[[Ctx, Props], Found | None]], Lookup]:
+    """Decorator for a handler's lookup: ``None`` when a required input is unknown or AWS says not found."""
+
+    def wrap(fn: Callable[[Ctx, Props], Found | None]) -> Lookup:
+        def inner(ctx: Ctx, p: Props) -> Found | None:
+            if any(unknown(p.get(key)) for key in required):
+                return None
+            try:
+                return fn(ctx, p)
+            except ClientError as exc:
+                code = error_code(exc)
+                if "NotFound" in code or code.startswith("NoSuch") or code in _NOT_FOUND:
+                    return None
+                raise
+
+        return inner
+
+    return wrap
+
+
+@dataclass(frozen=True)
 class Handler:
     """How to create, delete, update and tag one resource type.
 
     ``updatable`` lists the input keys ``update`` can change in place; a change to any
-    other key (except tags, handled by ``tag``) replaces the resource.
+    other key (except tags, handled by ``tag``) replaces the resource. ``lookup`` and
+    ``named`` declare ownership (see the module docstring).
     """
 
     create: Callable[[Ctx, Props], Created]
@@ -31,7 +95,8 @@ class Handler:
     update: Callable[[Ctx, str, Props, Props], Props] | None = None
     updatable: frozenset[str] = field(default_factory=frozenset)
     tag: Callable[[Ctx, str, Props, dict[str, str], dict[str, str]], None] | None = None
-    find: Callable[[Ctx, Props], str | None] | None = None
+    lookup: Lookup | None = None
+    named: bool = False  # AWS keeps the name unique: checked for a foreign owner before `up` changes anything
 
 
 REGISTRY: dict[str, Handler] = {}

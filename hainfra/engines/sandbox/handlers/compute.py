@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from hainfra.aws import Ctx
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
+    Found,
     Handler,
     Props,
     ignore,
     ints,
+    lookup,
     register,
     tag_list,
     tagger,
+    unknown,
 )
 from hainfra.engines.sandbox.handlers.ec2 import tag_ec2
 
@@ -74,16 +75,20 @@ def delete_lb(ctx: Ctx, rid: str, p: Props) -> None:
     elb(ctx).delete_load_balancer(LoadBalancerArn=rid)
 
 
-def find_lb(ctx: Ctx, p: Props) -> str | None:
-    try:
-        return elb(ctx).describe_load_balancers(Names=[p["name"]])["LoadBalancers"][0]["LoadBalancerArn"]
-    except ClientError:
-        return None
+def _elb_tags(ctx: Ctx, arn: str) -> dict[str, str]:
+    return tags_of(elb(ctx).describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"])
+
+
+@lookup()
+def find_lb(ctx: Ctx, p: Props) -> Found | None:
+    by = {"LoadBalancerArns": [p["id"]]} if not unknown(p.get("id")) else {"Names": [p["name"]]}
+    arn = elb(ctx).describe_load_balancers(**by)["LoadBalancers"][0]["LoadBalancerArn"]
+    return Found(arn, _elb_tags(ctx, arn))
 
 
 register("aws:lb/loadBalancer:LoadBalancer", Handler(
     create_lb, delete_lb, update_lb, frozenset({"subnets", "securityGroups", "dropInvalidHeaderFields", "enableDeletionProtection", "accessLogs"}), tag_elb,
-    find_lb))
+    lookup=find_lb, named=True))
 
 
 # --- target group ---------------------------------------------------------------------------------
@@ -121,15 +126,15 @@ def delete_tg(ctx: Ctx, rid: str, p: Props) -> None:
     elb(ctx).delete_target_group(TargetGroupArn=rid)
 
 
-def find_tg(ctx: Ctx, p: Props) -> str | None:
-    try:
-        return elb(ctx).describe_target_groups(Names=[p["name"]])["TargetGroups"][0]["TargetGroupArn"]
-    except ClientError:
-        return None
+@lookup()
+def find_tg(ctx: Ctx, p: Props) -> Found | None:
+    by = {"TargetGroupArns": [p["id"]]} if not unknown(p.get("id")) else {"Names": [p["name"]]}
+    arn = elb(ctx).describe_target_groups(**by)["TargetGroups"][0]["TargetGroupArn"]
+    return Found(arn, _elb_tags(ctx, arn))
 
 
 register("aws:lb/targetGroup:TargetGroup", Handler(create_tg, delete_tg, update_tg, frozenset({"healthCheck"}),
-                                                   tag_elb, find_tg))
+                                                   tag_elb, lookup=find_tg, named=True))
 
 
 # --- listener ----------------------------------------------------------------------------------------
@@ -164,8 +169,16 @@ def delete_listener(ctx: Ctx, rid: str, p: Props) -> None:
     elb(ctx).delete_listener(ListenerArn=rid)
 
 
+@lookup("loadBalancerArn", "port")
+def find_listener(ctx: Ctx, p: Props) -> Found | None:
+    for listener in elb(ctx).describe_listeners(LoadBalancerArn=p["loadBalancerArn"])["Listeners"]:
+        if listener["Port"] == ints(p["port"]):
+            return Found(listener["ListenerArn"], _elb_tags(ctx, listener["ListenerArn"]))
+    return None
+
+
 register("aws:lb/listener:Listener", Handler(create_listener, delete_listener, update_listener,
-                                             frozenset({"defaultActions"}), tag_elb))
+                                             frozenset({"defaultActions"}), tag_elb, lookup=find_listener))
 
 
 # --- launch template ------------------------------------------------------------------------------
@@ -218,17 +231,17 @@ def delete_lt(ctx: Ctx, rid: str, p: Props) -> None:
     ctx.client("ec2").delete_launch_template(LaunchTemplateId=rid)
 
 
-def find_lt(ctx: Ctx, p: Props) -> str | None:
-    try:
-        return ctx.client("ec2").describe_launch_templates(LaunchTemplateNames=[p["name"]])["LaunchTemplates"][0]["LaunchTemplateId"]
-    except ClientError:
-        return None
+@lookup()
+def find_lt(ctx: Ctx, p: Props) -> Found | None:
+    by = {"LaunchTemplateIds": [p["id"]]} if not unknown(p.get("id")) else {"LaunchTemplateNames": [p["name"]]}
+    lt = ctx.client("ec2").describe_launch_templates(**by)["LaunchTemplates"][0]
+    return Found(lt["LaunchTemplateId"], tags_of(lt.get("Tags")))
 
 
 register("aws:ec2/launchTemplate:LaunchTemplate", Handler(
     create_lt, delete_lt, update_lt,
     frozenset({"imageId", "instanceType", "iamInstanceProfile", "metadataOptions", "blockDeviceMappings",
-               "networkInterfaces", "userData"}), tag_ec2, find_lt))
+               "networkInterfaces", "userData"}), tag_ec2, lookup=find_lt, named=True))
 
 
 # --- auto scaling group ---------------------------------------------------------------------------
@@ -278,12 +291,13 @@ def delete_asg(ctx: Ctx, rid: str, p: Props) -> None:
     asg(ctx).delete_auto_scaling_group(AutoScalingGroupName=rid, ForceDelete=True)
 
 
-def find_asg(ctx: Ctx, p: Props) -> str | None:
+@lookup("name")
+def find_asg(ctx: Ctx, p: Props) -> Found | None:
     groups = asg(ctx).describe_auto_scaling_groups(AutoScalingGroupNames=[p["name"]])["AutoScalingGroups"]
-    return groups[0]["AutoScalingGroupName"] if groups else None
+    return Found(groups[0]["AutoScalingGroupName"], tags_of(groups[0].get("Tags"))) if groups else None
 
 
 register("aws:autoscaling/group:Group", Handler(
     create_asg, delete_asg, update_asg,
     frozenset({"minSize", "maxSize", "desiredCapacity", "vpcZoneIdentifiers", "launchTemplate", "healthCheckType",
-               "healthCheckGracePeriod", "targetGroupArns", "tags"}), None, find_asg))
+               "healthCheckGracePeriod", "targetGroupArns", "tags"}), None, lookup=find_asg, named=True))

@@ -7,17 +7,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hainfra.aws import Ctx
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
+    Found,
     Handler,
+    Lookup,
     Props,
     error_code,
     ignore,
     ints,
+    lookup,
     register,
     tag_diff,
     tag_list,
+    unknown,
 )
 
 
@@ -38,16 +42,23 @@ def tag_ec2(ctx: Ctx, rid: str, props: Props, old: dict[str, str], new: dict[str
         ec2(ctx).delete_tags(Resources=[rid], Tags=[{"Key": k} for k in remove])
 
 
-def find_by_name_tag(resource: str, describe: str, key: str, id_key: str) -> Any:
-    """A finder for resources left half-made by a killed run: look them up by their unique Name tag."""
+def by_name_tag(describe: str, key: str, id_key: str, ids_arg: str) -> Lookup:
+    """Lookup for unnamed EC2 kinds: by id when known, else by the stack-unique ``Name`` tag.
 
-    def find(ctx: Ctx, props: Props) -> str | None:
-        name = (props.get("tags") or {}).get("Name")
-        if not name:
+    Tags are compared here as well: moto ignores tag filters for some kinds (NAT gateways).
+    """
+
+    @lookup()
+    def find(ctx: Ctx, p: Props) -> Found | None:
+        name = (p.get("tags") or {}).get("Name")
+        by_id = not unknown(p.get("id"))
+        if not by_id and not name:
             return None
-        items = getattr(ec2(ctx), describe)(Filters=[{"Name": "tag:Name", "Values": [name]}]).get(key, [])
-        live = [i for i in items if str(i.get("State", "")).lower() not in ("deleted", "deleting")]
-        return live[0][id_key] if live else None
+        by = {ids_arg: [p["id"]]} if by_id else {"Filters": [{"Name": "tag:Name", "Values": [name]}]}
+        items = getattr(ec2(ctx), describe)(**by).get(key, [])
+        live = [i for i in items if str(i.get("State", "")).lower() not in ("deleted", "deleting", "failed")
+                and (by_id or tags_of(i.get("Tags")).get("Name") == name)]
+        return Found(live[0][id_key], tags_of(live[0].get("Tags"))) if live else None
 
     return find
 
@@ -77,7 +88,7 @@ def delete_vpc(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:ec2/vpc:Vpc", Handler(create_vpc, delete_vpc, tag=tag_ec2,
-                                    find=find_by_name_tag("vpc", "describe_vpcs", "Vpcs", "VpcId")))
+                                    lookup=by_name_tag("describe_vpcs", "Vpcs", "VpcId", "VpcIds")))
 
 
 # --- subnets ----------------------------------------------------------------------------
@@ -102,7 +113,7 @@ def delete_subnet(ctx: Ctx, rid: str, p: Props) -> None:
 
 register("aws:ec2/subnet:Subnet", Handler(
     create_subnet, delete_subnet, update_subnet, frozenset({"mapPublicIpOnLaunch"}), tag_ec2,
-    find_by_name_tag("subnet", "describe_subnets", "Subnets", "SubnetId")))
+    by_name_tag("describe_subnets", "Subnets", "SubnetId", "SubnetIds")))
 
 
 # --- internet gateway ---------------------------------------------------------------------
@@ -125,7 +136,7 @@ def delete_igw(ctx: Ctx, rid: str, p: Props) -> None:
 
 register("aws:ec2/internetGateway:InternetGateway", Handler(
     create_igw, delete_igw, tag=tag_ec2,
-    find=find_by_name_tag("igw", "describe_internet_gateways", "InternetGateways", "InternetGatewayId")))
+    lookup=by_name_tag("describe_internet_gateways", "InternetGateways", "InternetGatewayId", "InternetGatewayIds")))
 
 
 # --- elastic IPs and NAT gateways ---------------------------------------------------------
@@ -139,13 +150,8 @@ def delete_eip(ctx: Ctx, rid: str, p: Props) -> None:
     ec2(ctx).release_address(AllocationId=rid)
 
 
-def find_eip(ctx: Ctx, p: Props) -> str | None:
-    name = (p.get("tags") or {}).get("Name")
-    found = ec2(ctx).describe_addresses(Filters=[{"Name": "tag:Name", "Values": [name]}])["Addresses"]
-    return found[0]["AllocationId"] if found else None
-
-
-register("aws:ec2/eip:Eip", Handler(create_eip, delete_eip, tag=tag_ec2, find=find_eip))
+register("aws:ec2/eip:Eip", Handler(create_eip, delete_eip, tag=tag_ec2, lookup=by_name_tag(
+    "describe_addresses", "Addresses", "AllocationId", "AllocationIds")))
 
 
 def create_nat(ctx: Ctx, p: Props) -> Created:
@@ -161,7 +167,7 @@ def delete_nat(ctx: Ctx, rid: str, p: Props) -> None:
 
 register("aws:ec2/natGateway:NatGateway", Handler(
     create_nat, delete_nat, tag=tag_ec2,
-    find=find_by_name_tag("nat", "describe_nat_gateways", "NatGateways", "NatGatewayId")))
+    lookup=by_name_tag("describe_nat_gateways", "NatGateways", "NatGatewayId", "NatGatewayIds")))
 
 
 # --- route tables, routes, associations -------------------------------------------------------
@@ -178,7 +184,7 @@ def delete_rt(ctx: Ctx, rid: str, p: Props) -> None:
 
 register("aws:ec2/routeTable:RouteTable", Handler(
     create_rt, delete_rt, tag=tag_ec2,
-    find=find_by_name_tag("rt", "describe_route_tables", "RouteTables", "RouteTableId")))
+    lookup=by_name_tag("describe_route_tables", "RouteTables", "RouteTableId", "RouteTableIds")))
 
 _ROUTE_TARGETS = {"gatewayId": "GatewayId", "natGatewayId": "NatGatewayId"}
 
@@ -189,14 +195,26 @@ def _route_target(p: Props) -> dict[str, str]:
 
 def create_route(ctx: Ctx, p: Props) -> Created:
     args = {"RouteTableId": p["routeTableId"], "DestinationCidrBlock": p["destinationCidrBlock"], **_route_target(p)}
-    try:
-        ec2(ctx).create_route(**args)
-    except ClientError as exc:  # a killed run may have created it already: make it ours
-        if error_code(exc) != "RouteAlreadyExists":
-            raise
-        ec2(ctx).replace_route(**args)
+    ec2(ctx).create_route(**args)
+    return _route_id(p), {}
+
+
+def _route_id(p: Props) -> str:
     digest = int(hashlib.sha1(p["destinationCidrBlock"].encode()).hexdigest()[:8], 16)
-    return f"r-{p['routeTableId']}{digest}", {}
+    return f"r-{p['routeTableId']}{digest}"
+
+
+def _table_tags(ctx: Ctx, table_id: str) -> dict[str, str]:
+    return tags_of(ec2(ctx).describe_route_tables(RouteTableIds=[table_id])["RouteTables"][0].get("Tags"))
+
+
+@lookup("routeTableId", "destinationCidrBlock")
+def find_route(ctx: Ctx, p: Props) -> Found | None:
+    """A route has no tags: its table's say who owns it."""
+    table = ec2(ctx).describe_route_tables(RouteTableIds=[p["routeTableId"]])["RouteTables"][0]
+    if any(r.get("DestinationCidrBlock") == p["destinationCidrBlock"] for r in table.get("Routes", [])):
+        return Found(_route_id(p), tags_of(table.get("Tags")))
+    return None
 
 
 def update_route(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
@@ -211,23 +229,21 @@ def delete_route(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:ec2/route:Route", Handler(create_route, delete_route, update_route,
-                                        frozenset({"gatewayId", "natGatewayId"})))
+                                        frozenset({"gatewayId", "natGatewayId"}), lookup=find_route))
 
 
 def create_rta(ctx: Ctx, p: Props) -> Created:
-    found = find_rta(ctx, p)
-    if found:  # left by a killed run
-        return found, {}
     aid = ec2(ctx).associate_route_table(RouteTableId=p["routeTableId"], SubnetId=p["subnetId"])["AssociationId"]
     return aid, {}
 
 
-def find_rta(ctx: Ctx, p: Props) -> str | None:
+@lookup("subnetId", "routeTableId")
+def find_rta(ctx: Ctx, p: Props) -> Found | None:
     tables = ec2(ctx).describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [p["subnetId"]]}])
     for table in tables["RouteTables"]:
         for assoc in table.get("Associations", []):
             if assoc.get("SubnetId") == p["subnetId"] and table["RouteTableId"] == p["routeTableId"]:
-                return assoc["RouteTableAssociationId"]
+                return Found(assoc["RouteTableAssociationId"], tags_of(table.get("Tags")))
     return None
 
 
@@ -236,7 +252,7 @@ def delete_rta(ctx: Ctx, rid: str, p: Props) -> None:
     ec2(ctx).disassociate_route_table(AssociationId=rid)
 
 
-register("aws:ec2/routeTableAssociation:RouteTableAssociation", Handler(create_rta, delete_rta))
+register("aws:ec2/routeTableAssociation:RouteTableAssociation", Handler(create_rta, delete_rta, lookup=find_rta))
 
 
 # --- network ACLs --------------------------------------------------------------------------
@@ -278,7 +294,7 @@ def delete_acl(ctx: Ctx, rid: str, p: Props) -> None:
 
 register("aws:ec2/networkAcl:NetworkAcl", Handler(
     create_acl, delete_acl, update_acl, frozenset({"ingress", "egress"}), tag_ec2,
-    find_by_name_tag("nacl", "describe_network_acls", "NetworkAcls", "NetworkAclId")))
+    by_name_tag("describe_network_acls", "NetworkAcls", "NetworkAclId", "NetworkAclIds")))
 
 
 def _current_association(ctx: Ctx, subnet_id: str) -> dict[str, Any]:
@@ -356,21 +372,31 @@ def delete_sg(ctx: Ctx, rid: str, p: Props) -> None:
     ec2(ctx).delete_security_group(GroupId=rid)
 
 
-def find_sg(ctx: Ctx, p: Props) -> str | None:
-    groups = ec2(ctx).describe_security_groups(Filters=[{"Name": "group-name", "Values": [p["name"]]},
-                                                        {"Name": "vpc-id", "Values": [p["vpcId"]]}])["SecurityGroups"]
-    return groups[0]["GroupId"] if groups else None
+def _group(ctx: Ctx, name: str, vpc_id: str) -> dict[str, Any] | None:
+    groups = ec2(ctx).describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]},
+                                                        {"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
+    return groups[0] if groups else None
+
+
+@lookup("vpcId")
+def find_sg(ctx: Ctx, p: Props) -> Found | None:
+    if not unknown(p.get("id")):
+        group = ec2(ctx).describe_security_groups(GroupIds=[p["id"]])["SecurityGroups"][0]
+    else:
+        group = _group(ctx, p["name"], p["vpcId"])
+    return Found(group["GroupId"], tags_of(group.get("Tags"))) if group else None
 
 
 register("aws:ec2/securityGroup:SecurityGroup", Handler(
-    create_sg, delete_sg, update_sg, frozenset({"ingress", "egress"}), tag_ec2, find_sg))
+    create_sg, delete_sg, update_sg, frozenset({"ingress", "egress"}), tag_ec2, lookup=find_sg))
 
 
 def create_default_sg(ctx: Ctx, p: Props) -> Created:
     """Adopt the VPC's default group and strip every rule (it cannot be created or deleted)."""
-    gid = find_sg(ctx, {"name": "default", "vpcId": p["vpcId"]})
-    if gid is None:
+    group = _group(ctx, "default", p["vpcId"])
+    if group is None:
         raise LookupError(f"VPC {p['vpcId']} has no default security group")
+    gid = group["GroupId"]
     _set_rules(ctx, gid, p)
     if p.get("tags"):
         ec2(ctx).create_tags(Resources=[gid], Tags=tag_list(p["tags"]))
@@ -410,12 +436,15 @@ def delete_flow_log(ctx: Ctx, rid: str, p: Props) -> None:
         raise RuntimeError(failed[0]["Error"]["Message"])
 
 
-def find_flow_log(ctx: Ctx, p: Props) -> str | None:
-    logs = ec2(ctx).describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [p["vpcId"]]}])["FlowLogs"]
-    return logs[0]["FlowLogId"] if logs else None
+@lookup("vpcId")
+def find_flow_log(ctx: Ctx, p: Props) -> Found | None:
+    by = ({"FlowLogIds": [p["id"]]} if not unknown(p.get("id"))
+          else {"Filters": [{"Name": "resource-id", "Values": [p["vpcId"]]}]})
+    logs = ec2(ctx).describe_flow_logs(**by)["FlowLogs"]
+    return Found(logs[0]["FlowLogId"], tags_of(logs[0].get("Tags"))) if logs else None
 
 
-register("aws:ec2/flowLog:FlowLog", Handler(create_flow_log, delete_flow_log, tag=tag_ec2, find=find_flow_log))
+register("aws:ec2/flowLog:FlowLog", Handler(create_flow_log, delete_flow_log, tag=tag_ec2, lookup=find_flow_log))
 
 
 # --- VPC endpoints -------------------------------------------------------------------------------
@@ -466,4 +495,4 @@ def delete_endpoint(ctx: Ctx, rid: str, p: Props) -> None:
 register("aws:ec2/vpcEndpoint:VpcEndpoint", Handler(
     create_endpoint, delete_endpoint, update_endpoint,
     frozenset({"routeTableIds", "subnetIds", "securityGroupIds", "privateDnsEnabled"}), tag_ec2,
-    find_by_name_tag("vpce", "describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId")))
+    lookup=by_name_tag("describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId", "VpcEndpointIds")))

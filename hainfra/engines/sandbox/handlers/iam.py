@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from hainfra.aws import Ctx
-from hainfra.engines.sandbox.handlers import Created, Handler, Props, ignore, ints, register, tag_list, tagger
+from hainfra.aws import Ctx, tags_of
+from hainfra.engines.sandbox.handlers import (
+    Created,
+    Found,
+    Handler,
+    Props,
+    ignore,
+    ints,
+    lookup,
+    register,
+    tag_list,
+    tagger,
+    unknown,
+)
 
 
 def iam(ctx: Ctx) -> Any:
@@ -41,11 +51,14 @@ def delete_role(ctx: Ctx, rid: str, p: Props) -> None:
     iam(ctx).delete_role(RoleName=rid)
 
 
-def find_role(ctx: Ctx, p: Props) -> str | None:
-    try:
-        return iam(ctx).get_role(RoleName=p["name"])["Role"]["RoleName"]
-    except ClientError:
-        return None
+def _role_tags(ctx: Ctx, role: str) -> dict[str, str]:
+    return tags_of(iam(ctx).list_role_tags(RoleName=role)["Tags"])
+
+
+@lookup("name")
+def find_role(ctx: Ctx, p: Props) -> Found | None:
+    name = iam(ctx).get_role(RoleName=p["name"])["Role"]["RoleName"]
+    return Found(name, _role_tags(ctx, name))
 
 
 tag_role = tagger("iam", "tag_role", "untag_role", "RoleName")
@@ -53,7 +66,7 @@ tag_profile = tagger("iam", "tag_instance_profile", "untag_instance_profile", "I
 tag_key = tagger("kms", "tag_resource", "untag_resource", "KeyId", key="TagKey", value="TagValue")
 
 register("aws:iam/role:Role", Handler(create_role, delete_role, update_role, frozenset({"assumeRolePolicy"}),
-                                      tag_role, find_role))
+                                      tag_role, lookup=find_role, named=True))
 
 
 def create_role_policy(ctx: Ctx, p: Props) -> Created:
@@ -71,19 +84,20 @@ def delete_role_policy(ctx: Ctx, rid: str, p: Props) -> None:
     iam(ctx).delete_role_policy(RoleName=p["role"], PolicyName=p["name"])
 
 
+@lookup("role", "name")
+def find_role_policy(ctx: Ctx, p: Props) -> Found | None:
+    """An inline policy has no tags: its role's say who owns it."""
+    iam(ctx).get_role_policy(RoleName=p["role"], PolicyName=p["name"])
+    return Found(f"{p['role']}:{p['name']}", _role_tags(ctx, p["role"]))
+
+
 register("aws:iam/rolePolicy:RolePolicy", Handler(create_role_policy, delete_role_policy, update_role_policy,
-                                                  frozenset({"policy"})))
+                                                  frozenset({"policy"}), lookup=find_role_policy, named=True))
 
 
 def create_profile(ctx: Ctx, p: Props) -> Created:
-    try:
-        profile = iam(ctx).create_instance_profile(InstanceProfileName=p["name"], Tags=tag_list(p.get("tags") or {}))
-    except ClientError as exc:
-        if "EntityAlreadyExists" not in str(exc):
-            raise
-        profile = iam(ctx).get_instance_profile(InstanceProfileName=p["name"])
-    if not profile["InstanceProfile"].get("Roles"):
-        iam(ctx).add_role_to_instance_profile(InstanceProfileName=p["name"], RoleName=p["role"])
+    profile = iam(ctx).create_instance_profile(InstanceProfileName=p["name"], Tags=tag_list(p.get("tags") or {}))
+    iam(ctx).add_role_to_instance_profile(InstanceProfileName=p["name"], RoleName=p["role"])
     return p["name"], {"arn": profile["InstanceProfile"]["Arn"], "uniqueId": profile["InstanceProfile"]["InstanceProfileId"]}
 
 
@@ -96,7 +110,14 @@ def delete_profile(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 
-register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, tag=tag_profile))
+@lookup("name")
+def find_profile(ctx: Ctx, p: Props) -> Found | None:
+    profile = iam(ctx).get_instance_profile(InstanceProfileName=p["name"])["InstanceProfile"]
+    return Found(p["name"], tags_of(profile.get("Tags")))
+
+
+register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, tag=tag_profile,
+                                                            lookup=find_profile, named=True))
 
 
 # --- KMS ---------------------------------------------------------------------------------------
@@ -124,27 +145,29 @@ def delete_key(ctx: Ctx, rid: str, p: Props) -> None:
         kms(ctx).schedule_key_deletion(KeyId=rid, PendingWindowInDays=ints(p.get("deletionWindowInDays", 7)))
 
 
-def find_key(ctx: Ctx, p: Props) -> str | None:
+def _key_tags(ctx: Ctx, key_id: str) -> dict[str, str]:
+    return tags_of(kms(ctx).list_resource_tags(KeyId=key_id).get("Tags"), "TagKey", "TagValue")
+
+
+@lookup()
+def find_key(ctx: Ctx, p: Props) -> Found | None:
+    """By id when known; else the live key carrying this Name tag (keys have no name of their own)."""
+    if not unknown(p.get("id")):
+        return Found(p["id"], _key_tags(ctx, p["id"]))
     name = (p.get("tags") or {}).get("Name")
-    for key in kms(ctx).list_keys()["Keys"]:
-        tags = {t["TagKey"]: t["TagValue"] for t in kms(ctx).list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])}
-        state = kms(ctx).describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
-        if name and tags.get("Name") == name and state != "PendingDeletion":
-            return key["KeyId"]
+    for key in kms(ctx).list_keys()["Keys"] if name else []:
+        tags = _key_tags(ctx, key["KeyId"])
+        if tags.get("Name") == name and kms(ctx).describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion":
+            return Found(key["KeyId"], tags)
     return None
 
 
 register("aws:kms/key:Key", Handler(create_key, delete_key, update_key,
-                                    frozenset({"policy", "description", "enableKeyRotation"}), tag_key, find_key))
+                                    frozenset({"policy", "description", "enableKeyRotation"}), tag_key, lookup=find_key))
 
 
 def create_alias(ctx: Ctx, p: Props) -> Created:
-    try:
-        kms(ctx).create_alias(AliasName=p["name"], TargetKeyId=p["targetKeyId"])
-    except ClientError as exc:
-        if "AlreadyExists" not in str(exc):
-            raise
-        kms(ctx).update_alias(AliasName=p["name"], TargetKeyId=p["targetKeyId"])
+    kms(ctx).create_alias(AliasName=p["name"], TargetKeyId=p["targetKeyId"])
     return p["name"], {"arn": f"arn:aws:kms:{ctx.region}:{ctx.account_id}:{p['name']}"}
 
 
@@ -158,4 +181,16 @@ def delete_alias(ctx: Ctx, rid: str, p: Props) -> None:
     kms(ctx).delete_alias(AliasName=rid)
 
 
-register("aws:kms/alias:Alias", Handler(create_alias, delete_alias, update_alias, frozenset({"targetKeyId"})))
+@lookup("name")
+def find_alias(ctx: Ctx, p: Props) -> Found | None:
+    """An alias has no tags: the key it points to says who owns it."""
+    for page in kms(ctx).get_paginator("list_aliases").paginate():
+        for alias in page["Aliases"]:
+            if alias["AliasName"] == p["name"]:
+                target = alias.get("TargetKeyId")
+                return Found(p["name"], _key_tags(ctx, target) if target else None)
+    return None
+
+
+register("aws:kms/alias:Alias", Handler(create_alias, delete_alias, update_alias, frozenset({"targetKeyId"}),
+                                        lookup=find_alias, named=True))

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from hainfra.aws import Ctx
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
+    Found,
     Handler,
     Props,
-    error_code,
     ignore,
     ints,
+    lookup,
     register,
     tag_diff,
     tag_list,
@@ -30,11 +29,7 @@ def create_log_group(ctx: Ctx, p: Props) -> Created:
     args: dict[str, Any] = {"logGroupName": p["name"], "tags": p.get("tags") or {}}
     if p.get("kmsKeyId"):
         args["kmsKeyId"] = p["kmsKeyId"]
-    try:
-        logs(ctx).create_log_group(**args)
-    except ClientError as exc:
-        if error_code(exc) != "ResourceAlreadyExistsException":
-            raise
+    logs(ctx).create_log_group(**args)
     if p.get("retentionInDays"):
         logs(ctx).put_retention_policy(logGroupName=p["name"], retentionInDays=ints(p["retentionInDays"]))
     return p["name"], {"arn": f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{p['name']}"}
@@ -67,8 +62,17 @@ def delete_log_group(ctx: Ctx, rid: str, p: Props) -> None:
     logs(ctx).delete_log_group(logGroupName=rid)
 
 
+@lookup("name")
+def find_log_group(ctx: Ctx, p: Props) -> Found | None:
+    groups = logs(ctx).describe_log_groups(logGroupNamePrefix=p["name"])["logGroups"]
+    if not any(g["logGroupName"] == p["name"] for g in groups):
+        return None
+    return Found(p["name"], logs(ctx).list_tags_log_group(logGroupName=p["name"]).get("tags", {}))
+
+
 register("aws:cloudwatch/logGroup:LogGroup", Handler(
-    create_log_group, delete_log_group, update_log_group, frozenset({"retentionInDays", "kmsKeyId"}), tag_log_group))
+    create_log_group, delete_log_group, update_log_group, frozenset({"retentionInDays", "kmsKeyId"}), tag_log_group,
+    lookup=find_log_group, named=True))
 
 
 def create_log_policy(ctx: Ctx, p: Props) -> Created:
@@ -86,8 +90,16 @@ def delete_log_policy(ctx: Ctx, rid: str, p: Props) -> None:
     logs(ctx).delete_resource_policy(policyName=rid)
 
 
+@lookup("policyName")
+def find_log_policy(ctx: Ctx, p: Props) -> Found | None:
+    """Untaggable: its name carries the stack."""
+    names = {r["policyName"] for r in logs(ctx).describe_resource_policies()["resourcePolicies"]}
+    return Found(p["policyName"], None) if p["policyName"] in names else None
+
+
 register("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", Handler(
-    create_log_policy, delete_log_policy, update_log_policy, frozenset({"policyDocument"})))
+    create_log_policy, delete_log_policy, update_log_policy, frozenset({"policyDocument"}),
+    lookup=find_log_policy, named=True))
 
 
 # --- EventBridge -------------------------------------------------------------------------------------
@@ -115,9 +127,19 @@ def delete_rule(ctx: Ctx, rid: str, p: Props) -> None:
     events(ctx).delete_rule(Name=rid)
 
 
+def _rule_tags(ctx: Ctx, rule: str) -> dict[str, str]:
+    arn = events(ctx).describe_rule(Name=rule)["Arn"]
+    return tags_of(events(ctx).list_tags_for_resource(ResourceARN=arn)["Tags"])
+
+
+@lookup("name")
+def find_rule(ctx: Ctx, p: Props) -> Found | None:
+    return Found(p["name"], _rule_tags(ctx, p["name"]))
+
+
 register("aws:cloudwatch/eventRule:EventRule", Handler(
     create_rule, delete_rule, update_rule, frozenset({"eventPattern", "description"}),
-    tagger("events", "tag_resource", "untag_resource", "ResourceARN", arn=True)))
+    tagger("events", "tag_resource", "untag_resource", "ResourceARN", arn=True), lookup=find_rule, named=True))
 
 
 def create_target(ctx: Ctx, p: Props) -> Created:
@@ -137,8 +159,17 @@ def delete_target(ctx: Ctx, rid: str, p: Props) -> None:
     events(ctx).remove_targets(Rule=p["rule"], Ids=[p["targetId"]])
 
 
+@lookup("rule", "targetId")
+def find_target(ctx: Ctx, p: Props) -> Found | None:
+    """A target has no tags: its rule's say who owns it."""
+    targets = events(ctx).list_targets_by_rule(Rule=p["rule"])["Targets"]
+    if not any(t["Id"] == p["targetId"] for t in targets):
+        return None
+    return Found(f"{p['rule']}-{p['targetId']}", _rule_tags(ctx, p["rule"]))
+
+
 register("aws:cloudwatch/eventTarget:EventTarget", Handler(create_target, delete_target, update_target,
-                                                           frozenset({"arn"})))
+                                                           frozenset({"arn"}), lookup=find_target, named=True))
 
 
 # --- alarms ------------------------------------------------------------------------------------------
@@ -171,9 +202,18 @@ def delete_alarm(ctx: Ctx, rid: str, p: Props) -> None:
     ctx.client("cloudwatch").delete_alarms(AlarmNames=[rid])
 
 
+@lookup("name")
+def find_alarm(ctx: Ctx, p: Props) -> Found | None:
+    alarms = ctx.client("cloudwatch").describe_alarms(AlarmNames=[p["name"]])["MetricAlarms"]
+    if not alarms:
+        return None
+    tags = ctx.client("cloudwatch").list_tags_for_resource(ResourceARN=alarms[0]["AlarmArn"])["Tags"]
+    return Found(p["name"], tags_of(tags))
+
+
 register("aws:cloudwatch/metricAlarm:MetricAlarm", Handler(
     create_alarm, delete_alarm, update_alarm, frozenset(set(_ALARM_KEYS) | {"dimensions"}),
-    tagger("cloudwatch", "tag_resource", "untag_resource", "ResourceARN", arn=True)))
+    tagger("cloudwatch", "tag_resource", "untag_resource", "ResourceARN", arn=True), lookup=find_alarm, named=True))
 
 
 # --- SNS ---------------------------------------------------------------------------------------------
@@ -195,8 +235,21 @@ def delete_topic(ctx: Ctx, rid: str, p: Props) -> None:
     ctx.client("sns").delete_topic(TopicArn=rid)
 
 
+def _topic_tags(ctx: Ctx, arn: str) -> dict[str, str]:
+    ctx.client("sns").get_topic_attributes(TopicArn=arn)  # NotFound when there is no such topic
+    return tags_of(ctx.client("sns").list_tags_for_resource(ResourceArn=arn)["Tags"])
+
+
+@lookup("name")
+def find_topic(ctx: Ctx, p: Props) -> Found | None:
+    """CreateTopic returns an existing topic of that name: checked here, never adopted."""
+    arn = f"arn:aws:sns:{ctx.region}:{ctx.account_id}:{p['name']}"
+    return Found(arn, _topic_tags(ctx, arn))
+
+
 register("aws:sns/topic:Topic", Handler(create_topic, delete_topic, update_topic, frozenset({"kmsMasterKeyId"}),
-                                        tagger("sns", "tag_resource", "untag_resource", "ResourceArn", arn=True)))
+                                        tagger("sns", "tag_resource", "untag_resource", "ResourceArn", arn=True),
+                                        lookup=find_topic, named=True))
 
 
 def create_subscription(ctx: Ctx, p: Props) -> Created:
@@ -210,4 +263,13 @@ def delete_subscription(ctx: Ctx, rid: str, p: Props) -> None:
     ctx.client("sns").unsubscribe(SubscriptionArn=rid)
 
 
-register("aws:sns/topicSubscription:TopicSubscription", Handler(create_subscription, delete_subscription))
+@lookup("topic", "endpoint")
+def find_subscription(ctx: Ctx, p: Props) -> Found | None:
+    for sub in ctx.client("sns").list_subscriptions_by_topic(TopicArn=p["topic"])["Subscriptions"]:
+        if sub["Protocol"] == p["protocol"] and sub["Endpoint"] == p["endpoint"]:
+            return Found(sub["SubscriptionArn"], _topic_tags(ctx, p["topic"]))
+    return None
+
+
+register("aws:sns/topicSubscription:TopicSubscription", Handler(create_subscription, delete_subscription,
+                                                                lookup=find_subscription, named=True))

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from hainfra.aws import Ctx
+from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
+    Found,
     Handler,
     Props,
-    error_code,
     ignore,
     ints,
+    lookup,
     register,
     tag_list,
     tagger,
@@ -52,11 +51,11 @@ def delete_secret(ctx: Ctx, rid: str, p: Props) -> None:
         sm(ctx).delete_secret(SecretId=rid, RecoveryWindowInDays=window)
 
 
-def find_secret(ctx: Ctx, p: Props) -> str | None:
-    try:
-        return sm(ctx).describe_secret(SecretId=p["name"])["ARN"]
-    except ClientError:
-        return None
+@lookup("name")
+def find_secret(ctx: Ctx, p: Props) -> Found | None:
+    """A secret scheduled for deletion still holds its name: found too."""
+    secret = sm(ctx).describe_secret(SecretId=p["name"])
+    return Found(secret["ARN"], tags_of(secret.get("Tags")))
 
 
 tag_secret = tagger("secretsmanager", "tag_resource", "untag_resource", "SecretId")
@@ -64,7 +63,7 @@ tag_parameter = tagger("ssm", "add_tags_to_resource", "remove_tags_from_resource
 
 register("aws:secretsmanager/secret:Secret", Handler(
     create_secret, delete_secret, update_secret, frozenset({"description", "kmsKeyId", "recoveryWindowInDays"}),
-    tag_secret, find_secret))
+    tag_secret, lookup=find_secret, named=True))
 
 
 def create_secret_version(ctx: Ctx, p: Props) -> Created:
@@ -83,12 +82,7 @@ def create_parameter(ctx: Ctx, p: Props) -> Created:
     args = {"Name": p["name"], "Value": p["value"], "Type": p["type"]}
     if p.get("keyId"):
         args["KeyId"] = p["keyId"]
-    try:
-        ssm(ctx).put_parameter(**args, Tags=tag_list(p.get("tags") or {}))
-    except ClientError as exc:
-        if error_code(exc) != "ParameterAlreadyExists":
-            raise
-        ssm(ctx).put_parameter(**args, Overwrite=True)
+    ssm(ctx).put_parameter(**args, Tags=tag_list(p.get("tags") or {}))
     arn = f"arn:aws:ssm:{ctx.region}:{ctx.account_id}:parameter{p['name']}"
     return p["name"], {"arn": arn}
 
@@ -108,5 +102,13 @@ def delete_parameter(ctx: Ctx, rid: str, p: Props) -> None:
     ssm(ctx).delete_parameter(Name=rid)
 
 
+@lookup("name")
+def find_parameter(ctx: Ctx, p: Props) -> Found | None:
+    ssm(ctx).get_parameter(Name=p["name"])
+    tags = ssm(ctx).list_tags_for_resource(ResourceType="Parameter", ResourceId=p["name"])["TagList"]
+    return Found(p["name"], tags_of(tags))
+
+
 register("aws:ssm/parameter:Parameter", Handler(
-    create_parameter, delete_parameter, update_parameter, frozenset({"value", "keyId", "type"}), tag_parameter))
+    create_parameter, delete_parameter, update_parameter, frozenset({"value", "keyId", "type"}), tag_parameter,
+    lookup=find_parameter, named=True))

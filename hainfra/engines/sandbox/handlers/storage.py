@@ -7,17 +7,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hainfra.aws import Ctx, empty_prefix
+from hainfra.aws import Ctx, empty_prefix, tags_of
 from hainfra.engines.sandbox.handlers import (
     Created,
+    Found,
     Handler,
     Props,
     error_code,
     ignore,
     ints,
+    lookup,
     register,
     tag_list,
 )
+from hainfra.naming import STACK_TAG
 
 
 def s3(ctx: Ctx) -> Any:
@@ -29,11 +32,7 @@ def create_bucket(ctx: Ctx, p: Props) -> Created:
     args: dict[str, Any] = {"Bucket": name}
     if ctx.region != "us-east-1":
         args["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
-    try:
-        s3(ctx).create_bucket(**args)
-    except ClientError as exc:
-        if error_code(exc) != "BucketAlreadyOwnedByYou":  # left by a killed run of ours
-            raise
+    s3(ctx).create_bucket(**args)
     if p.get("tags"):
         tag_bucket(ctx, name, p, {}, p["tags"])
     return name, {"arn": f"arn:aws:s3:::{name}", "bucketDomainName": f"{name}.s3.amazonaws.com",
@@ -59,7 +58,42 @@ def delete_bucket(ctx: Ctx, rid: str, p: Props) -> None:
     s3(ctx).delete_bucket(Bucket=rid)  # BucketNotEmpty without forceDestroy: backups are never lost silently
 
 
-register("aws:s3/bucket:Bucket", Handler(create_bucket, delete_bucket, tag=tag_bucket))
+OTHER_ACCOUNT = {STACK_TAG: "another AWS account"}
+
+
+def bucket_owner(ctx: Ctx, name: str) -> dict[str, str] | None:
+    """The tags of bucket ``name``; ``None`` when there is none. (In us-east-1 CreateBucket by its owner succeeds
+    on an existing bucket: it would silently adopt it.)"""
+    try:
+        s3(ctx).head_bucket(Bucket=name)
+    except ClientError as exc:
+        if error_code(exc) in ("403", "Forbidden", "AccessDenied"):
+            return OTHER_ACCOUNT  # S3 names are global: someone else's bucket
+        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
+            return None
+        raise
+    try:
+        return tags_of(s3(ctx).get_bucket_tagging(Bucket=name)["TagSet"])
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchTagSet":
+            return {}
+        raise
+
+
+@lookup("bucket")
+def find_bucket(ctx: Ctx, p: Props) -> Found | None:
+    tags = bucket_owner(ctx, p["bucket"])
+    return None if tags is None else Found(p["bucket"], tags)
+
+
+@lookup("bucket")
+def find_bucket_setting(ctx: Ctx, p: Props) -> Found | None:
+    """A bucket setting is written into its bucket: the bucket's tags say who owns it."""
+    tags = bucket_owner(ctx, p["bucket"])
+    return None if tags is None else Found(p["bucket"], tags, part_of="bucket")
+
+
+register("aws:s3/bucket:Bucket", Handler(create_bucket, delete_bucket, tag=tag_bucket, lookup=find_bucket, named=True))
 
 
 def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str], None]) -> Handler:
@@ -77,7 +111,7 @@ def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str]
     def delete(ctx: Ctx, rid: str, p: Props) -> None:
         remove(ctx, p["bucket"])
 
-    return Handler(create, delete, update, frozenset(k for k in _ALL_KEYS if k != "bucket"))
+    return Handler(create, delete, update, frozenset(k for k in _ALL_KEYS if k != "bucket"), lookup=find_bucket_setting, named=True)
 
 
 _ALL_KEYS = ("bucket", "rule", "rules", "versioningConfiguration", "blockPublicAcls", "blockPublicPolicy",
