@@ -8,6 +8,7 @@ nor a StackConfig field, or a value of the wrong type, is a ConfigError (exit 2)
 from __future__ import annotations
 
 import ast
+import difflib
 import functools
 import getpass
 import logging
@@ -17,7 +18,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,8 @@ from hainfra.runbook import archive
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
+# Package data: in a checkout `hainfra/notebooks` is a symlink to `notebooks/`; a wheel holds the files.
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 STAGES: dict[str, str] = {
     "configure": "01-configure.ipynb",
     "deploy": "02-deploy.ipynb",
@@ -69,6 +72,12 @@ def _coerce_stage_param(name: str, value: Any, declared: dict[str, Any]) -> Any:
     return float(value) if kind == "float" else value
 
 
+def _suggest(name: str, known: set[str]) -> str:
+    """'did you mean …?' when a known name is close, else the list (the same hint `plan` gives)."""
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
+
+
 def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[dict[str, Any], StackConfig]:
     """(papermill parameters, validated config) for ``params``; refuses unknown names and wrong types."""
     declared = notebook_parameters(stage)
@@ -84,8 +93,8 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
             except ConfigError as exc:
                 problems += exc.problems
         else:
-            known = sorted(set(declared) - set(COMMON_PARAMETERS) | set(FIELDS))
-            problems.append((name, value, f"unknown parameter for stage {stage}; known: {', '.join(known)}"))
+            problems.append((name, value, f"unknown parameter for stage {stage}; "
+                             f"{_suggest(name, set(declared) - set(COMMON_PARAMETERS) | set(FIELDS))}"))
     if problems:
         raise ConfigError(problems)
     config = StackConfig.load({**config_params, "stack": stack})
@@ -140,10 +149,71 @@ def _render_html(notebook_json: str) -> bytes:
     return body.encode()
 
 
+class _Stream:
+    """A file-like sink for papermill's ``stdout_file``: each write goes to the progress callback."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            self.emit(text.rstrip("\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing buffered."""
+
+
+class _CellStarts(logging.Handler):
+    """Turns papermill's 'Executing Cell N' log lines into progress lines; drops the rest of its chatter."""
+
+    def __init__(self, stage: str, sink: Callable[[str], None]) -> None:
+        super().__init__(logging.INFO)
+        self.stage, self.sink = stage, sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Executing Cell"):
+            self.sink(f"[{self.stage}] cell {message.split()[2].rstrip('-')}")
+        elif record.levelno >= logging.WARNING and message.strip():  # the kernel's stderr
+            self.sink(message.rstrip("\n"))
+
+
+@contextmanager
+def _streaming(stage: str, progress: Callable[[str], None] | None) -> Iterator[dict[str, Any]]:
+    """papermill keyword arguments that stream cell starts and the kernel's output to ``progress``."""
+    if progress is None:
+        yield {"log_output": False}
+        return
+    pm_log = logging.getLogger("papermill")
+    handler, level, propagate = _CellStarts(stage, progress), pm_log.level, pm_log.propagate
+    pm_log.addHandler(handler)
+    pm_log.setLevel(logging.INFO)
+    pm_log.propagate = False  # the CLI's root handler would print papermill's own INFO lines
+    try:
+        yield {"log_output": True, "stdout_file": _Stream(progress)}
+    finally:
+        pm_log.removeHandler(handler)
+        pm_log.setLevel(level)
+        pm_log.propagate = propagate
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:  # an installed package or an operator's copy
+        return str(path)
+
+
 def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
               archive_root: str | Path = "archive", run_group: str | None = None, cell_timeout: float | None = None,
-              extra_secrets: list[str] | None = None) -> dict[str, Any]:
-    """Execute one stage's notebook and archive it (also on failure). Returns the run record."""
+              extra_secrets: list[str] | None = None, notebook: str | Path | None = None,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Execute one stage's notebook and archive it (also on failure). Returns the run record.
+
+    ``notebook`` runs an operator's copy instead of the packaged notebook (the papermill engine);
+    ``progress`` receives cell starts and the kernel's output lines as they happen.
+    """
     import papermill  # function-local: start-up time
     from papermill.exceptions import PapermillExecutionError
 
@@ -151,14 +221,14 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         raise ConfigError.one("stage", stage, f"use one of {', '.join(STAGES)}")
     merged = merge_parameters(params, params_file)
     parameters, config = split_parameters(stage, stack, merged)
-    input_path = NOTEBOOKS / STAGES[stage]
+    input_path = Path(notebook) if notebook else NOTEBOOKS / STAGES[stage]
     run_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{stage}-{uuid.uuid4().hex[:8]}"
     record: dict[str, Any] = {
         "run_id": run_id, "run_group": run_group or run_id, "stage": stage, "stack": stack, "engine": config.engine,
         "actor": os.environ.get("HAINFRA_ACTOR") or getpass.getuser(), "host": socket.gethostname(),
         "started": _utc(), "parameters": archive.redact_params(parameters),
         "policy_override": parameters.get("policy_override", ""),
-        "input_notebook": str(input_path.relative_to(REPO)), "input_notebook_sha256": archive.sha256_file(input_path),
+        "input_notebook": _shown(input_path), "input_notebook_sha256": archive.sha256_file(input_path),
         "git": _git(), "hainfra_version": __version__,
     }
     failing_cell = None
@@ -166,9 +236,10 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
     with tempfile.TemporaryDirectory() as tmp:
         output_path = Path(tmp) / STAGES[stage]
         try:
-            papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
-                                       log_output=False, cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None,
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no transport warnings
+            with _streaming(stage, progress) as stream:
+                papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
+                                           cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None,
+                                           extra_arguments=["--IPKernelApp.log_level=ERROR"], **stream)  # no transport warnings
         except PapermillExecutionError as exc:
             outcome = "failed"
             failing_cell = {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
@@ -189,14 +260,15 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
 
 
 def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
-                keep: bool = False, archive_root: str | Path = "archive", timeout: float = 1800.0) -> list[dict[str, Any]]:
+                keep: bool = False, archive_root: str | Path = "archive", timeout: float = 1800.0,
+                progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """configure → deploy → verify → teardown, stopping at the first failure (``keep``: no teardown).
 
     On the sandbox one private emulator serves the whole runbook unless ``aws_endpoint_url`` is given.
     """
     merged = merge_parameters(params, params_file)
     stage_names = {name for stage in STAGES for name in notebook_parameters(stage)} - set(COMMON_PARAMETERS)
-    unknown = [(k, v, f"unknown parameter; known: {', '.join(sorted(stage_names | set(FIELDS)))}")
+    unknown = [(k, v, f"unknown parameter; {_suggest(k, stage_names | set(FIELDS))}")
                for k, v in merged.items() if k not in FIELDS and k not in stage_names]
     if unknown:
         raise ConfigError(unknown)
@@ -220,7 +292,7 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
                 break
             stage_params = {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)}
             record = run_stage(stage, stack=stack, params=stage_params, archive_root=archive_root, run_group=group,
-                               cell_timeout=remaining)
+                               cell_timeout=remaining, progress=progress)
             records.append(record)
             if record["outcome"] != "success":
                 break

@@ -15,6 +15,7 @@ from hainfra.errors import ConfigError, VerifyFailed
 from hainfra.plan import plan as plan_resources
 from hainfra.plan import short_type
 from hainfra.policy import check_stack, gated_up
+from hainfra.runbook import guard
 from hainfra.stack import OUTPUTS
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,11 @@ def load_config(stack: str, params: dict[str, Any] | None = None, config_file: s
     if not isinstance(params, dict):
         raise ConfigError.one("params", params, "pass a mapping of parameter names to values")
     return StackConfig.load({**params, "stack": stack}, file=config_file or None)
+
+
+def checked_config(stage: str, namespace: dict[str, Any]) -> StackConfig:
+    """Each notebook's first cell: validate what the run injected, also under plain papermill."""
+    return guard.checked_config(stage, namespace)
 
 
 def config_table(config: StackConfig) -> pd.DataFrame:
