@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -83,6 +82,7 @@ def test_every_packaged_notebook_names_its_stage() -> None:
 
 
 def test_the_papermill_entry_point_names_the_engine() -> None:
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     target = meta["project"]["entry-points"]["papermill.engine"]["hainfra"]
     module, _, attr = target.partition(":")
