@@ -171,8 +171,8 @@ def cell_labels(notebook: Path) -> list[str]:
 
     labels = []
     for cell in nbformat.read(notebook, as_version=4).cells:
-        first = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
-        labels.append(first)
+        lines = [line.strip() for line in cell.source.splitlines() if line.strip()] or [""]
+        labels.append(lines[0] if cell.cell_type == "markdown" else lines[-1])  # a heading, or the cell's call
         if "parameters" in cell.metadata.get("tags", []):
             labels.append("(injected parameters)")
     return labels

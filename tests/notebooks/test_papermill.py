@@ -79,3 +79,17 @@ def test_the_hainfra_engine_runs_and_archives_like_hainfra_run(tmp_path: Path) -
     assert secret not in out.read_text()  # papermill's output is the archived, redacted notebook
     assert not any(secret.encode() in p.read_bytes() for p in archive.rglob("*") if p.is_file())
     assert "AZ 2" in _outputs(out)
+
+
+def test_hainfra_run_streams_cells_and_progress_unless_quiet(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["run", "configure", "--stack", "loud", "-p", "az_count", "2", "--archive", str(tmp_path / "a")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    total = len(json.loads(Path(CONFIGURE).read_text())["cells"]) + 1  # + papermill's injected cell
+    assert f'  [configure 4/{total}] config = rb.checked_config("configure", globals())' in out
+    assert f"  [configure 3/{total}] (injected parameters)" in out
+    assert f"  [configure 10/{total}] rb.zone_check(config)" in out
+    assert out[-1].startswith("configure success")
+    assert cli.main([*argv, "--quiet"]) == 0
+    quiet = capsys.readouterr().out.splitlines()
+    assert len(quiet) == 1 and quiet[0].startswith("configure success")
