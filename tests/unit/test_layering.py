@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "hainfra.engines": 4, "hainfra.plan": 4,
     "hainfra.policy": 5, "hainfra.verify": 5, "hainfra.drill": 5,
     "hainfra.runbook": 6, "hainfra.audit": 6,
-    "hainfra.cli": 7, "hainfra": 7,  # the package root is the public facade (hainfra.plan(config))
+    "hainfra.cli": 7, "hainfra.airflow": 7, "hainfra": 7,  # the package root is the public facade (hainfra.plan(config))
 }
 NAMES = {0: "pure", 1: "config", 2: "components", 3: "stack", 4: "engines", 5: "policy/verify/drill",
          6: "runbook/audit", 7: "cli"}
