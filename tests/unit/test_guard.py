@@ -41,9 +41,9 @@ def test_wrong_types_fail_for_stage_and_config_parameters() -> None:
 
 
 def test_stack_config_fields_are_top_level_parameters_and_win_over_params() -> None:
-    ns = _namespace("deploy", {"stack": "s", "az_count": 4, "params": {"az_count": 2, "region": "eu-west-1"}})
+    ns = _namespace("deploy", {"stack": "s", "az_count": 4, "params": {"az_count": 2, "region": "us-west-2"}})
     config = guard.checked_config("deploy", ns)
-    assert (config.stack, config.az_count, config.region) == ("s", 4, "eu-west-1")
+    assert (config.stack, config.az_count, config.region) == ("s", 4, "us-west-2")
 
 
 def test_only_injected_names_are_checked_not_an_operators_scratch_variables() -> None:
@@ -88,3 +88,11 @@ def test_the_papermill_entry_point_names_the_engine() -> None:
     module, _, attr = target.partition(":")
     cls = getattr(importlib.import_module(module), attr)
     assert cls is engine.HainfraEngine and callable(cls.execute_notebook)
+
+
+def test_a_misspelled_name_inside_params_fails_the_same_way() -> None:
+    with pytest.raises(ConfigError) as in_notebook:
+        guard.checked_config("deploy", _namespace("deploy", {"stack": "s", "params": {"regoin": "eu-west-1"}}))
+    with pytest.raises(ConfigError) as from_cli:
+        runner.split_parameters("deploy", "s", {"regoin": "eu-west-1"})
+    assert str(in_notebook.value) == str(from_cli.value) and "did you mean 'region'?" in str(in_notebook.value)
