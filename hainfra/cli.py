@@ -43,16 +43,29 @@ def _config(args: argparse.Namespace) -> Any:
     return StackConfig.load(params, file=args.config)
 
 
+def _silence_stdout() -> None:
+    """The reader of our output left (`| head`): send the rest to /dev/null instead of failing."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def say(line: str) -> None:
+    """A progress line, now; a closed pipe never interrupts the operation it reports on."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
 def print_progress(event: Any) -> None:
     """Per-resource progress on the terminal."""
     from hainfra.plan import short_type
 
     marks = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
     if event.status == "done":
-        print(f"  {marks.get(event.action, '*'):2} {event.action:8} {short_type(event.type):40} {event.name}"
-              f"  ({event.seconds:.2f}s)", flush=True)
+        say(f"  {marks.get(event.action, '*'):2} {event.action:8} {short_type(event.type):40} {event.name}"
+            f"  ({event.seconds:.2f}s)")
     elif event.status == "failed":
-        print(f"  !! {event.action:8} {short_type(event.type):40} {event.name}: {event.message}", flush=True)
+        say(f"  !! {event.action:8} {short_type(event.type):40} {event.name}: {event.message}")
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -150,7 +163,7 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
     """Cell starts and the notebook's per-resource lines as they happen, unless --quiet."""
     if args.quiet:
         return None
-    return lambda line: print(f"  {line}", flush=True)
+    return lambda line: say(f"  {line}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -301,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `hainfra plan | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        _silence_stdout()  # no second error when Python flushes at exit
         return 141
     except Exception:  # noqa: BLE001 - the one place that catches everything
         from hainfra.home import home

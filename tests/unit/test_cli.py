@@ -146,3 +146,16 @@ def test_notebooks_copy_gives_editable_copies_and_never_overwrites(tmp_path: Pat
     assert "--force" in capsys.readouterr().err and (dest / "02-deploy.ipynb").read_text() == "{}"
     assert cli.main(["notebooks", "copy", str(dest), "--force"]) == 0
     assert (dest / "02-deploy.ipynb").read_bytes() == (runner.NOTEBOOKS / "02-deploy.ipynb").read_bytes()
+
+
+def test_progress_into_a_closed_pipe_never_interrupts_the_operation(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    def closed(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError
+
+    silenced: list[bool] = []
+    monkeypatch.setattr(builtins, "print", closed)
+    monkeypatch.setattr(cli, "_silence_stdout", lambda: silenced.append(True))
+    cli.say("  [deploy 7/12] result = rb.deploy(config, policy_override)")  # must not raise
+    assert silenced == [True]
