@@ -153,9 +153,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_policy(args: argparse.Namespace) -> int:
     from hainfra import policy
 
-    findings = policy.check_stack(_config(args))
-    print(_table(findings, ["rule", "severity", "mandatory", "status", "resource", "message", "reason"]) if len(findings) else
-          "no findings")
+    config = _config(args)
+    if args.export_tfplan:
+        exported = policy.export_stack_tfplan(config, args.export_tfplan)
+        print(f"wrote the Terraform plan of {len(exported.addresses)} resources to {args.export_tfplan}")
+    findings = policy.check_stack(config, checkov=args.checkov)
+    print(_table(findings, ["source", "rule", "severity", "mandatory", "status", "resource", "message", "reason"])
+          if len(findings) else "no findings")
+    if args.checkov:
+        print(f"\ncheckov: {findings.attrs['checkov_passed']} passed, {findings.attrs['checkov_failed']} failed "
+              "(failures are advisory: listed above with their open issue or suppression reason)")
     return 1 if len(policy.mandatory(findings)) else 0
 
 
@@ -267,7 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="drop the stack's state, deleting nothing (e.g. its emulator is gone)")
     verify = add("verify", cmd_verify, "check the live stack")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to wait for asynchronous deliveries")
-    add("policy", cmd_policy, "preflight policy findings", engine=False)
+    pol = add("policy", cmd_policy, "preflight policy findings", engine=False)
+    pol.add_argument("--export-tfplan", metavar="FILE", help="also write the stack as a Terraform plan JSON (checkov)")
+    pol.add_argument("--checkov", action="store_true", help="also run an installed checkov on that plan and merge "
+                     "its findings (HAINFRA_CHECKOV, PATH or the scripts/test.sh virtualenv)")
 
     sandbox = sub.add_parser("sandbox", help="the local AWS emulator").add_subparsers(dest="sandbox", required=True)
     serve = add("serve", cmd_sandbox_serve, "run a long-lived emulator", parent=sandbox, stack=False)

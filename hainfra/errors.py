@@ -49,6 +49,10 @@ class StackLockedError(EngineError):
     """Another operation holds the stack's lock."""
 
 
+class StateError(EngineError):
+    """A local state file cannot be read, parsed or written; names the file and the recovery."""
+
+
 class EmulatorError(EngineError):
     """The AWS emulator is missing, unreachable, or not the one the state refers to."""
 
@@ -71,3 +75,11 @@ class RunbookError(HainfraError):
 
 class AuditError(HainfraError):
     """The audit archive is inconsistent or tampered with."""
+
+
+class ExportError(HainfraError):
+    """A program cannot be exported as a Terraform plan (a resource type has no Terraform twin)."""
+
+
+class ScannerError(HainfraError):
+    """An external scanner (checkov) is missing, failed, or produced output hainfra cannot read."""

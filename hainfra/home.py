@@ -1,16 +1,45 @@
-"""Where hainfra keeps its local files: ``$HAINFRA_HOME`` or ``./.hainfra``."""
+"""Where hainfra keeps its local files (state, emulator record, log): the ``.hainfra`` folder.
+
+Found the way git finds ``.git``: ``$HAINFRA_HOME`` when set (like ``GIT_DIR``, an explicit
+choice wins — schedulers and tests pin it), else the nearest ``.hainfra`` from the current
+folder upwards, stopping at the project root (the first folder holding ``.git`` or
+``pyproject.toml``), else a new one at that project root (the current folder outside a
+project). So a Jupyter kernel running in ``notebooks/`` shares the CLI's state and emulator.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from hainfra.errors import StateError
+
+FOLDER = ".hainfra"
+PROJECT_MARKERS = (".git", "pyproject.toml")
+
+
+def find_home(start: Path) -> Path:
+    """The ``.hainfra`` folder for a process working in ``start`` (pure lookup, creates nothing)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / FOLDER).is_dir():
+            return folder / FOLDER
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder / FOLDER
+    return start / FOLDER
+
 
 def home() -> Path:
-    return Path(os.environ.get("HAINFRA_HOME") or Path.cwd() / ".hainfra")
+    explicit = os.environ.get("HAINFRA_HOME")
+    return Path(explicit) if explicit else find_home(Path.cwd())
 
 
 def stack_dir(stack: str) -> Path:
+    """The stack's state folder, made on first use (owner-only)."""
     path = home() / "stacks" / stack
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StateError(f"cannot create the state folder {path}: {exc.strerror or exc}. Fix: make {home()} "
+                         "writable or point HAINFRA_HOME at a folder you own") from exc
     return path

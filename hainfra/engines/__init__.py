@@ -46,6 +46,14 @@ def serve_emulator(port: int, announce: Callable[[str], None]) -> int:
     return serve(port, announce)
 
 
+def served_emulator() -> str | None:
+    """The URL of the running ``hainfra sandbox serve`` emulator for this folder, if one answers."""
+    from hainfra.engines.sandbox import emulator  # function-local: start-up time
+
+    url = emulator.recorded_url()
+    return url if url and emulator.probe(url) == emulator.ANSWERS else None
+
+
 def get_engine(name: str | None, config: StackConfig, **kwargs: Any) -> Engine:
     """The engine ``name`` (default: ``config.engine``) for ``config``."""
     name = name or config.engine
@@ -55,4 +63,4 @@ def get_engine(name: str | None, config: StackConfig, **kwargs: Any) -> Engine:
 
 
 __all__ = ["ENGINES", "Engine", "OperationResult", "Progress", "ProgressEvent", "get_engine", "private_emulator",
-           "serve_emulator"]
+           "serve_emulator", "served_emulator"]

@@ -29,7 +29,7 @@ import yaml
 from hainfra import __version__
 from hainfra.aws import Ctx
 from hainfra.config import FIELDS, StackConfig, read_yaml
-from hainfra.engines import get_engine, private_emulator
+from hainfra.engines import get_engine, private_emulator, served_emulator
 from hainfra.errors import ConfigError
 from hainfra.runbook import archive
 
@@ -292,6 +292,8 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
         split_parameters(stage, stack, {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)})
     engine = merged.get("engine", "sandbox")
     private = engine == "sandbox" and not merged.get("aws_endpoint_url")
+    if private and keep:  # a private emulator dies with the run: a kept stack needs one that stays
+        merged["aws_endpoint_url"], private = long_lived_emulator(), False
     deadline = time.monotonic() + timeout
     group = f"runbook-{uuid.uuid4().hex[:8]}"
     records: list[dict[str, Any]] = []
@@ -313,6 +315,20 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
             if record["outcome"] != "success":
                 break
     return records
+
+
+def long_lived_emulator() -> str:
+    """The running `hainfra sandbox serve` emulator, for a runbook that keeps its stack.
+
+    Raises:
+        ConfigError: none answers — before any stage runs, with the command to run first.
+    """
+    url = served_emulator()
+    if url:
+        return url
+    raise ConfigError.one("keep", True, "a stack kept on the sandbox must live in an emulator that outlives this "
+                                        "run; start one first with `hainfra sandbox serve &` (or pass "
+                                        "-p aws_endpoint_url URL), then run the runbook again")
 
 
 def describe(record: dict[str, Any]) -> str:

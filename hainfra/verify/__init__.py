@@ -9,6 +9,7 @@ A check the emulator cannot perform says ``skip`` and why — never a silent pas
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,7 @@ import pandas as pd
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.errors import EngineError
-from hainfra.verify import compute, dataflow, network, security, storage  # noqa: F401 - registers the checks
+from hainfra.verify import compute, dataflow, network, presence, security, storage  # noqa: F401 - registers the checks
 from hainfra.verify.base import CHECKS, COLUMNS, VerifyContext
 
 log = logging.getLogger(__name__)
@@ -37,16 +38,37 @@ def run(config: StackConfig, *, engine: Any = None, wait_seconds: float = 30.0,
     ctx = VerifyContext(config, outputs, engine.aws_client_kwargs(), emulated=engine.emulated,
                         wait_seconds=wait_seconds)
     rows: list[dict[str, Any]] = []
-    for name, fn in CHECKS.items():
+    first = [presence.CHECK] if presence.CHECK in CHECKS else []  # it names what is missing for the rest
+    for name in first + [n for n in CHECKS if n not in first]:
         if checks and name not in checks:
             continue
         try:
-            rows.extend(r.as_dict(name) for r in fn(ctx))
+            rows.extend(r.as_dict(name) for r in CHECKS[name](ctx))
         except Exception as exc:  # a check that crashes is a failure with its reason, never a pass
-            log.exception("check %s crashed", name)
-            rows.append({"check": name, "resource": "-", "status": "fail", "expected": "check runs",
-                         "found": f"{type(exc).__name__}: {exc}", "fix": "see the log", "mandatory": True})
+            rows.append(crash_row(name, exc, config))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# ids and names in AWS error messages: 'quoted', {'quoted'}, "Role NAME not found", bare ids like lt-0abc
+_NAMED = re.compile(r"'([^']+)'|Role (\S+) not found|\b((?:vpc|subnet|nat|lt|sg|igw|rtb|acl|eipalloc|fl|i)-[0-9a-f]{6,})\b")
+
+
+def crash_row(name: str, exc: Exception, config: StackConfig) -> dict[str, Any]:
+    """A failing row for a check that could not run; a missing resource is named, no traceback is printed."""
+    log.info("check %s could not run: %s: %s", name, type(exc).__name__, exc)  # the row says it
+    log.debug("check %s traceback", name, exc_info=exc)
+    if presence.is_not_found(exc):
+        error = exc.response["Error"]  # type: ignore[attr-defined]
+        match = _NAMED.search(str(error.get("Message", "")))
+        resource = error.get("BucketName") or (next(g for g in match.groups() if g) if match else
+                                               f"({exc.operation_name} target)")  # type: ignore[attr-defined]
+        return {"check": name, "resource": resource, "status": "fail", "expected": "resource exists",
+                "found": f"missing ({error.get('Code')}: {error.get('Message')})",
+                "fix": f"see stack.resources-exist; `hainfra up --stack {config.stack}` recreates what is gone",
+                "mandatory": True}
+    return {"check": name, "resource": "-", "status": "fail", "expected": "check runs",
+            "found": f"{type(exc).__name__}: {exc}", "fix": "run `hainfra verify -v` for the traceback",
+            "mandatory": True}
 
 
 def mandatory_failures(results: pd.DataFrame) -> pd.DataFrame:

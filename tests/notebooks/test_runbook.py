@@ -146,3 +146,23 @@ def test_whole_run_timeout_stops_before_the_next_stage(tmp_path: Path, capsys: p
     assert cli.main(["runbook", "--stack", "late", "--archive", str(tmp_path / "a"), "--timeout", "0"]) == 1
     out = capsys.readouterr().out
     assert "configure timeout" in out and "Outcome: FAILED" in out
+
+
+def test_keep_without_a_long_lived_emulator_refuses_with_the_command(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    archive = tmp_path / "archive"
+    assert cli.main(["runbook", "--stack", "kept", "--keep", "--archive", str(archive)]) == 2
+    assert "hainfra sandbox serve" in capsys.readouterr().err
+    assert not archive.exists(), "nothing executed, nothing archived"
+
+
+def test_keep_uses_the_served_emulator_so_the_stack_stays_reachable(emulator: Emulator, tmp_path: Path,
+                                                                    hainfra_home: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    hainfra_home.mkdir(parents=True, exist_ok=True)
+    (hainfra_home / "emulator.json").write_text(json.dumps({"url": emulator.url, "pid": 1}))  # `sandbox serve`
+    params = ["-p", "project", "keptrb", "-p", "asg_min", "2", "-p", "asg_desired", "2"]
+    assert cli.main(["runbook", "--stack", "kept", "--keep", "--archive", str(tmp_path / "a"), *params]) == 0
+    assert "teardown" not in capsys.readouterr().out
+    assert cli.main(["verify", "--stack", "kept", "--wait", "5", *params]) == 0, "the kept stack is still there"
+    assert cli.main(["destroy", "--stack", "kept", *params]) == 0, "and destroy needs no --forget"

@@ -175,7 +175,7 @@ def test_emulator_problems_are_explained(make_config: Callable[..., StackConfig]
     with pytest.raises(EmulatorError, match="hainfra sandbox serve"):
         emulator_mod.resolve(None)
     dead = Emulator()  # never started: nothing listens on its port
-    with pytest.raises(EmulatorError, match=f"no AWS emulator answers at {dead.url}"):
+    with pytest.raises(EmulatorError, match=f"emulator at {dead.url} is gone \\(nothing listens there\\)"):
         get_engine("sandbox", config.replace(aws_endpoint_url=dead.url)).preview()
 
     state = State.for_stack(config.stack)

@@ -26,6 +26,7 @@ def test_notebooks_and_the_az_table_are_package_data() -> None:
 def test_the_test_script_and_the_airflow_tests_use_one_venv_path() -> None:
     script = (ROOT / "scripts" / "test.sh").read_text()
     tests = (ROOT / "tests" / "airflow" / "test_dags.py").read_text()
-    assert re.search(r'HAINFRA_AIRFLOW_VENV:-\$HOME/\.cache/hainfra/airflow-venv', script)
-    assert 'Path.home() / ".cache" / "hainfra" / "airflow-venv"' in tests
+    assert re.search(r'HAINFRA_AIRFLOW_VENV:-\$\{XDG_CACHE_HOME:-\$HOME/\.cache\}/hainfra/airflow-venv', script)
+    assert 'CACHE / "hainfra" / "airflow-venv"' in tests and '"XDG_CACHE_HOME"' in tests
     assert "'.[airflow]'" in script and "export HAINFRA_AIRFLOW_VENV" in script
+    assert '> "$airflow_venv/.hainfra-installed"' in script and '".hainfra-installed"' in tests

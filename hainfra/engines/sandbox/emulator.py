@@ -1,7 +1,9 @@
 """The AWS emulator: a moto server on 127.0.0.1, in its own process.
 
 Each emulator gets an identity (an SSM parameter holding a UUID) so state that was
-written against one emulator is never silently reused against another.
+written against one emulator is never silently reused against another. ``probe`` tells
+an emulator that answers from one that listens but does not answer in time and from one
+that is gone; only the last is ever called "gone".
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hainfra.aws import EMULATOR_CREDENTIALS
-from hainfra.errors import EmulatorError
+from hainfra.engines.sandbox.moto_server import OWNER_ENV
+from hainfra.engines.sandbox.state import atomic_write
+from hainfra.errors import ConfigError, EmulatorError
 from hainfra.home import home
 
 log = logging.getLogger(__name__)
@@ -39,6 +44,8 @@ LOOPBACK_TLS = ssl.create_default_context()
 LOOPBACK_TLS.check_hostname = False
 LOOPBACK_TLS.verify_mode = ssl.CERT_NONE
 START_HELP = "start one with `hainfra sandbox serve` (it prints the URL) and pass -p aws_endpoint_url URL"
+PROBE_SECONDS = 5.0  # how long an emulator may take to answer before it is "not answering"
+ANSWERS, SILENT, GONE = "answers", "silent", "gone"
 
 
 def free_port() -> int:
@@ -55,10 +62,33 @@ def reachable(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def probe(url: str, timeout: float = PROBE_SECONDS) -> str:
+    """ANSWERS, SILENT (something accepts connections but does not answer within ``timeout``) or GONE."""
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 443), timeout=timeout).close()
+    except TimeoutError:
+        return SILENT
+    except (OSError, ValueError):
+        return GONE
+    return ANSWERS if reachable(url, timeout) else SILENT
+
+
+def unreachable_error(url: str, status: str, what: str = "the AWS emulator") -> EmulatorError:
+    """The message for an emulator that does not answer: silent and gone are different problems."""
+    if status == SILENT:
+        return EmulatorError(
+            f"{what} at {url} is running but not answering within {PROBE_SECONDS:.0f}s (busy or stuck); "
+            "wait and retry, or stop that process and start a new emulator — its resources are still there, "
+            "so do not use `destroy --forget` while it runs")
+    return EmulatorError(f"{what} at {url} is gone (nothing listens there); {START_HELP}")
+
+
 def identity(url: str) -> str:
     """The emulator's identity; given one the first time hainfra meets it."""
-    if not reachable(url):
-        raise EmulatorError(f"no AWS emulator answers at {url}; {START_HELP}")
+    status = probe(url)
+    if status != ANSWERS:
+        raise unreachable_error(url, status)
     ssm = boto3.client("ssm", endpoint_url=url, region_name=IDENTITY_REGION, config=Config(retries={"max_attempts": 2}),
                        verify=False, **EMULATOR_CREDENTIALS)
     try:
@@ -78,12 +108,18 @@ class Emulator:
     """A private moto server process on an ephemeral port; a context manager."""
 
     def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+        self.port = free_port() if port is None else port
         self.url = f"https://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Emulator:
-        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "false"}
+        """Start the server; it exits by itself when this process dies (see ``moto_server.die_with_owner``).
+
+        Raises:
+            ConfigError: the port is invalid or taken — checked before any process starts.
+        """
+        check_port(self.port)
+        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "false", OWNER_ENV: str(os.getpid())}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hainfra.engines.sandbox.moto_server", "-H", "127.0.0.1", "-p", str(self.port), "--ssl"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
@@ -113,6 +149,33 @@ class Emulator:
         self.stop()
 
 
+def check_port(port: int) -> None:
+    """Refuse a port that is out of range or already taken (by another emulator or anything else)."""
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ConfigError.one("port", port, "use a TCP port between 1 and 65535 (default 5000)")
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is not "busy"
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            running = recorded_url()
+            hint = f" (`hainfra sandbox serve` recorded {running})" if running else ""
+            raise ConfigError.one("port", port, f"127.0.0.1:{port} is in use{hint}: {exc.strerror}; "
+                                                "pick another with --port, or use the emulator already there") from None
+
+
+def check_serve(port: int) -> None:
+    """Before `sandbox serve` starts anything: a valid free port, and no other live server for this folder.
+
+    The record holds one server, which every later command uses: a second one would take it over.
+    """
+    check_port(port)
+    running = recorded_url()
+    if running and probe(running) != GONE:
+        raise ConfigError.one("port", port, f"a `hainfra sandbox serve` already runs for {home()} at {running}; "
+                                            "use it, or stop it first")
+
+
 def _record_path() -> Path:
     return home() / "emulator.json"
 
@@ -120,23 +183,36 @@ def _record_path() -> Path:
 def record(url: str) -> None:
     """Remember the long-lived emulator of `hainfra sandbox serve` for later commands."""
     _record_path().parent.mkdir(parents=True, exist_ok=True)
-    _record_path().write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    atomic_write(_record_path(), json.dumps({"url": url, "pid": os.getpid()}).encode())
 
 
 def forget() -> None:
-    _record_path().unlink(missing_ok=True)
+    """Drop the record — only if this process wrote it: another server's record is never touched."""
+    try:
+        owner = json.loads(_record_path().read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return
+    if owner == os.getpid():
+        _record_path().unlink(missing_ok=True)
+
+
+def recorded_url() -> str | None:
+    try:
+        return str(json.loads(_record_path().read_text())["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def resolve(url: str | None) -> str:
     """The emulator URL to use: the given one, else the recorded `sandbox serve` one."""
     if url:
         return url.rstrip("/")
-    try:
-        recorded = json.loads(_record_path().read_text())["url"]
-    except (OSError, ValueError, KeyError):
-        raise EmulatorError(f"no AWS emulator is running for the sandbox engine; {START_HELP}") from None
-    if not reachable(recorded):
-        raise EmulatorError(f"the emulator recorded at {recorded} is gone; {START_HELP}")
+    recorded = recorded_url()
+    if recorded is None:
+        raise EmulatorError(f"no AWS emulator is running for the sandbox engine; {START_HELP}")
+    status = probe(recorded)
+    if status != ANSWERS:
+        raise unreachable_error(recorded, status, "the emulator recorded by `hainfra sandbox serve`")
     return recorded
 
 
@@ -146,6 +222,7 @@ def serve(port: int, announce: Callable[[str], None]) -> int:
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)  # runs the finally below: the emulator process is stopped, its URL forgotten
 
+    check_serve(port)  # exit 2 before anything starts; another server's record stays
     signal.signal(signal.SIGTERM, stop)
     emu = Emulator(port=port).start()
     record(emu.url)

@@ -172,12 +172,26 @@ class SandboxEngine(Engine):
         current = emulator.identity(url)
         recorded = state.meta.get("emulator_id")
         if not state.empty and recorded and recorded != current:
+            self._refuse_if_alive_elsewhere(state, url)
             raise EmulatorError(
                 f"the state of stack {self.config.stack!r} belongs to emulator {recorded} "
                 f"(last at {state.meta.get('endpoint')}), which is gone; this emulator ({url}) is {current} and "
                 f"holds none of it. Fix: `hainfra destroy --stack {self.config.stack} --forget` drops the stale state")
         state.meta.update(emulator_id=current, endpoint=url, region=self.config.region, engine=self.name)
         return state
+
+    def _refuse_if_alive_elsewhere(self, state: State, url: str) -> None:
+        """The stack's own emulator may still run at its old address: never call it gone then."""
+        elsewhere = state.meta.get("endpoint")
+        if not elsewhere or elsewhere == url:
+            return
+        status = emulator.probe(elsewhere)
+        if status == emulator.SILENT:
+            raise emulator.unreachable_error(elsewhere, status, f"the emulator holding stack {self.config.stack!r}")
+        if status == emulator.ANSWERS and emulator.identity(elsewhere) == state.meta.get("emulator_id"):
+            raise EmulatorError(
+                f"the state of stack {self.config.stack!r} belongs to the emulator still running at {elsewhere}, "
+                f"not to {url}. Fix: pass -p aws_endpoint_url {elsewhere}")
 
     def _check_types(self) -> None:
         """Every declared type needs a handler: refuse before anything is created."""
@@ -224,6 +238,21 @@ class SandboxEngine(Engine):
             state.remove(entry["urn"])
             rows.append(change_row("delete", entry["type"], entry["name"], entry["urn"]))
 
+    def _refuse_to_orphan(self, state: State) -> None:
+        """``--forget`` drops state only when its emulator is gone: never orphan live resources."""
+        endpoint, recorded = state.meta.get("endpoint"), state.meta.get("emulator_id")
+        if state.empty or not endpoint:
+            return
+        status = emulator.probe(endpoint)
+        if status == emulator.GONE or (status == emulator.ANSWERS and emulator.identity(endpoint) != recorded):
+            return  # nothing listens, or another emulator took the port: the resources are gone with theirs
+        if status == emulator.SILENT:
+            raise emulator.unreachable_error(endpoint, status, f"the emulator holding stack {self.config.stack!r}")
+        raise EmulatorError(
+            f"refusing to forget stack {self.config.stack!r}: its emulator at {endpoint} is running and holds its "
+            f"{len(state.resources)} resources, which would be orphaned. Fix: `hainfra destroy --stack "
+            f"{self.config.stack} -p aws_endpoint_url {endpoint}` deletes them")
+
     # --- the interface ---------------------------------------------------------------------------
     def preview(self) -> OperationResult:
         started = time.perf_counter()
@@ -253,7 +282,11 @@ class SandboxEngine(Engine):
                                api_calls=dict(ctx.calls))
 
     def outputs(self) -> dict[str, Any]:
-        return dict(State.for_stack(self.config.stack).outputs)
+        """The recorded outputs — an EmulatorError when the emulator holding them is gone or elsewhere."""
+        state = State.for_stack(self.config.stack)
+        if state.outputs:
+            self._state(self.endpoint_url)  # stale outputs name resources that no longer exist: say so
+        return dict(state.outputs)
 
     def destroy(self, forget: bool = False) -> OperationResult:
         """Delete in reverse creation order, then sweep the emulator: a leftover is an error.
@@ -265,8 +298,9 @@ class SandboxEngine(Engine):
         with stack_lock(self.config.stack, "destroy"):
             if forget:
                 state = State.for_stack(self.config.stack)
+                self._refuse_to_orphan(state)
                 rows = [change_row("forget", e["type"], e["name"], e["urn"]) for e in state.in_reverse_order()]
-                state.path.unlink(missing_ok=True)
+                state.drop()
                 return OperationResult("destroy", changes_frame(rows), seconds=time.perf_counter() - started)
             url = self.endpoint_url
             state = self._state(url)

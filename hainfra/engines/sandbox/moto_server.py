@@ -7,12 +7,24 @@ deny every request. The emulator serves
 TLS only, so every request has aws:SecureTransport=true; with that context and the IAM
 rule that a statement whose conditions do not hold does not apply, the policy behaves
 as on AWS. Nothing else of moto is changed.
+
+Serving (see ``serve_concurrently`` and ``die_with_owner``): each connection does its TLS
+handshake on its own thread, so an idle client cannot block the others, and a private
+emulator exits as soon as the process that started it is gone, also after a SIGKILL.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 from typing import Any
+
+OWNER_ENV = "HAINFRA_EMULATOR_OWNER"  # pid of the process the emulator dies with (unset: long-lived)
 
 
 def _bool_equals(expected: Any, actual: str) -> bool:
@@ -46,10 +58,67 @@ def patch_moto() -> None:
     FakeBucket.get_permission = bucket_permission
 
 
+# --- serving: start-up, TLS, threads ---------------------------------------------------------------
+class LazyHandshakeContext(ssl.SSLContext):
+    """A server context whose sockets defer the TLS handshake to the first read.
+
+    werkzeug wraps the *listening* socket, so with Python's default every ``accept()`` in the
+    single accept loop waits for the client's ClientHello: one client that connects and sends
+    nothing stalls every other request. Deferred, the handshake runs on the connection's own
+    request thread (OpenSSL completes it inside the first ``SSL_read``).
+    """
+
+    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["do_handshake_on_connect"] = False
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def tls_context() -> ssl.SSLContext:
+    """A fresh self-signed certificate for 127.0.0.1; its key file is removed once loaded."""
+    from cryptography.hazmat.primitives import serialization
+    from werkzeug.serving import generate_adhoc_ssl_pair
+
+    cert, key = generate_adhoc_ssl_pair()
+    context = LazyHandshakeContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory(prefix="hainfra-tls-") as tmp:
+        cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                               serialization.NoEncryption()))
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def serve_concurrently() -> None:
+    """Make moto's ``--ssl`` server use ``tls_context`` (werkzeug looks the adhoc factory up at start)."""
+    import werkzeug.serving
+
+    werkzeug.serving.generate_adhoc_ssl_context = tls_context
+
+
+def die_with_owner(owner: int, interval: float = 0.2) -> threading.Thread:
+    """Exit as soon as ``owner`` is no longer this process's parent (it died, even by SIGKILL).
+
+    A watchdog rather than ``prctl(PR_SET_PDEATHSIG)``: that signal fires when the *thread*
+    that forked us ends, which would kill an emulator started from a worker thread.
+    """
+    def watch() -> None:
+        while os.getppid() == owner:
+            time.sleep(interval)
+        os._exit(0)  # nothing to flush: the emulator holds only memory
+
+    thread = threading.Thread(target=watch, name="owner-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
+    if os.environ.get(OWNER_ENV):
+        die_with_owner(int(os.environ[OWNER_ENV]))
     patch_moto()
+    serve_concurrently()
     moto_main(argv if argv is not None else sys.argv[1:])
 
 

@@ -1,6 +1,11 @@
 """Sandbox state: one JSON file per stack, rewritten atomically after every resource,
 and a per-stack lock that says who holds it since when.
 
+File I/O is its own small layer (``atomic_write``, ``read_state``): a write goes to a
+temporary file, is fsynced and renamed over the old one, which is kept as
+``state.json.prev``; a file that cannot be read or parsed is a ``StateError`` naming it and
+the command that recovers, never a traceback.
+
 Secret values never reach the state: inputs named in ``ignore_changes`` (where the
 stack keeps generated secrets) are stored as a fingerprint only.
 """
@@ -19,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hainfra.errors import StackLockedError
+from hainfra.errors import StackLockedError, StateError
 from hainfra.home import stack_dir
 
 STATE_VERSION = 1
@@ -31,7 +36,7 @@ class State:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        data = json.loads(path.read_text()) if path.exists() else {}
+        data = read_state(path)
         self.resources: dict[str, dict[str, Any]] = data.get("resources", {})
         self.outputs: dict[str, Any] = data.get("outputs", {})
         self.meta: dict[str, Any] = data.get("meta", {})
@@ -69,13 +74,113 @@ class State:
     def _save(self) -> None:
         data = {"version": STATE_VERSION, "meta": self.meta, "outputs": self.outputs, "resources": self.resources,
                 "saved": time.time()}
-        tmp = self.path.with_suffix(".tmp")
+        atomic_write(self.path, json.dumps(data, indent=1, sort_keys=True, default=str).encode())
+
+    def drop(self) -> None:
+        """Forget the stack: the state file becomes the previous version (recoverable, see ``read_state``)."""
+        with self._lock:
+            try:
+                if self.path.exists():
+                    os.replace(self.path, previous(self.path))
+            except OSError as exc:
+                raise _write_error(self.path, exc) from exc
+            self.resources, self.outputs = {}, {}
+
+
+# --- state file I/O -------------------------------------------------------------------------------
+def previous(path: Path) -> Path:
+    """Where the version before the last write is kept."""
+    return path.with_name(path.name + ".prev")
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Replace ``path`` with ``payload`` so a kill at any instant leaves the old or the new file, whole.
+
+    temp file + fsync + rename (+ fsync of the folder so the rename survives a power cut); the
+    version being replaced is kept as ``<name>.prev`` through a hard link (no window without a file).
+    """
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True, default=str)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        if path.exists():
+            _keep_previous(path)
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, exc) from exc
+
+
+def _keep_previous(path: Path) -> None:
+    link = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.prev-tmp")
+    link.unlink(missing_ok=True)
+    try:
+        os.link(path, link)
+    except OSError:  # a filesystem without hard links: a copy is as good, only slower
+        link.write_bytes(path.read_bytes())
+    os.replace(link, previous(path))
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """The parsed state file (``{}`` when there is none); anything unusable is a ``StateError``."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise StateError(f"cannot read the state file {path}: {exc.strerror}. "
+                         f"Fix: make it readable (`chmod u+rw {path}`) or point HAINFRA_HOME at a folder you own"
+                         ) from exc
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise StateError(_unusable(path, f"it is not JSON ({exc})" if raw.strip() else "it is empty")) from None
+    problem = _shape_problem(data)
+    if problem:
+        raise StateError(_unusable(path, problem))
+    return data
+
+
+def _shape_problem(data: Any) -> str:
+    if not isinstance(data, dict):
+        return f"it holds a JSON {type(data).__name__}, not an object"
+    wrong = [key for key in ("resources", "outputs", "meta") if not isinstance(data.get(key, {}), dict)]
+    return f"its {', '.join(wrong)} is not an object" if wrong else ""
+
+
+def _unusable(path: Path, problem: str) -> str:
+    stack = path.parent.name
+    prev = previous(path)
+    if prev.exists() and not _shape_problem(_try_json(prev)):
+        fix = f"restore the previous version: `cp {prev} {path}`, then run `hainfra preview --stack {stack}`"
+    else:
+        fix = (f"no usable previous version; set the file aside (`mv {path} {path}.broken`): what the stack "
+               f"created is then unmanaged, and `hainfra destroy --stack {stack}` lists it (its sweep)")
+    return f"the state file {path} is unusable: {problem}. Fix: {fix}"
+
+
+def _try_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_error(path: Path, exc: OSError) -> StateError:
+    return StateError(f"cannot write the state file {path}: {exc.strerror or exc}. Fix: make {path.parent} "
+                      "writable (`chmod u+w` it) or point HAINFRA_HOME at a folder you own")
 
 
 @contextmanager
@@ -86,7 +191,10 @@ def stack_lock(stack: str, operation: str) -> Iterator[None]:
     lock can never outlive its process.
     """
     directory = stack_dir(stack)
-    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise _write_error(directory / "lock", exc) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -97,9 +205,12 @@ def stack_lock(stack: str, operation: str) -> Iterator[None]:
             f"{holder.get('host', '?')} (pid {holder.get('pid', '?')}) since {holder.get('since', '?')}; "
             "wait for it to finish — the lock is released when that process ends") from None
     try:
-        (directory / "lock.json").write_text(json.dumps({
-            "operation": operation, "user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(),
-            "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+        try:
+            (directory / "lock.json").write_text(json.dumps({
+                "operation": operation, "user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(),
+                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+        except OSError as exc:
+            raise _write_error(directory / "lock.json", exc) from exc
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
