@@ -18,8 +18,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from hainfra.config import FIELDS, StackConfig, read_yaml
 from hainfra.engines import get_engine, private_emulator, served_emulator
 from hainfra.errors import ConfigError
 from hainfra.runbook import archive
+from hainfra.runbook.progress import streaming
 
 log = logging.getLogger(__name__)
 
@@ -149,71 +150,6 @@ def _render_html(notebook_json: str) -> bytes:
     return body.encode()
 
 
-class _Stream:
-    """A file-like sink for papermill's ``stdout_file``: each write goes to the progress callback."""
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        self.emit = emit
-
-    def write(self, text: str) -> int:
-        for line in text.splitlines():  # one output message may carry several lines
-            if line.strip():
-                self.emit(line.rstrip())
-        return len(text)
-
-    def flush(self) -> None:
-        """Nothing buffered."""
-
-
-def cell_labels(notebook: Path) -> list[str]:
-    """One short label per cell as papermill will number them (its injected cell follows ``parameters``)."""
-    import nbformat  # function-local: start-up time
-
-    labels = []
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        lines = [line.strip() for line in cell.source.splitlines() if line.strip()] or [""]
-        labels.append(lines[0] if cell.cell_type == "markdown" else lines[-1])  # a heading, or the cell's call
-        if "parameters" in cell.metadata.get("tags", []):
-            labels.append("(injected parameters)")
-    return labels
-
-
-class _CellStarts(logging.Handler):
-    """Turns papermill's 'Executing Cell N' log lines into progress lines; drops the rest of its chatter."""
-
-    def __init__(self, stage: str, labels: list[str], sink: Callable[[str], None]) -> None:
-        super().__init__(logging.INFO)
-        self.stage, self.labels, self.sink = stage, labels, sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("Executing Cell"):
-            number = int(message.split()[2].rstrip("-"))
-            label = self.labels[number - 1] if number <= len(self.labels) else ""
-            self.sink(f"[{self.stage} {number}/{len(self.labels)}] {label}")
-        elif record.levelno >= logging.WARNING and message.strip():  # the kernel's stderr
-            self.sink(message.rstrip("\n"))
-
-
-@contextmanager
-def _streaming(stage: str, notebook: Path, progress: Callable[[str], None] | None) -> Iterator[dict[str, Any]]:
-    """papermill keyword arguments that stream cell starts and the kernel's output to ``progress``."""
-    if progress is None:
-        yield {"log_output": False}
-        return
-    pm_log = logging.getLogger("papermill")
-    handler, level, propagate = _CellStarts(stage, cell_labels(notebook), progress), pm_log.level, pm_log.propagate
-    pm_log.addHandler(handler)
-    pm_log.setLevel(logging.INFO)
-    pm_log.propagate = False  # the CLI's root handler would print papermill's own INFO lines
-    try:
-        yield {"log_output": True, "stdout_file": _Stream(progress)}
-    finally:
-        pm_log.removeHandler(handler)
-        pm_log.setLevel(level)
-        pm_log.propagate = propagate
-
-
 def _shown(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(REPO))
@@ -252,7 +188,7 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
     with tempfile.TemporaryDirectory() as tmp:
         output_path = Path(tmp) / STAGES[stage]
         try:
-            with _streaming(stage, input_path, progress) as stream:
+            with streaming(stage, input_path, progress) as stream:
                 papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
                                            cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None,
                                            extra_arguments=["--IPKernelApp.log_level=ERROR"], **stream)  # no transport warnings
