@@ -37,9 +37,10 @@ def cell_labels(notebook: Path) -> list[str]:
     labels = []
     for cell in nbformat.read(notebook, as_version=4).cells:
         lines = [line.strip() for line in cell.source.splitlines() if line.strip()] or [""]
-        labels.append(lines[0] if cell.cell_type == "markdown" else lines[-1])  # a heading, or the cell's call
         if "parameters" in cell.metadata.get("tags", []):
-            labels.append("(injected parameters)")
+            labels += ["(parameters)", "(injected parameters)"]
+        else:
+            labels.append(lines[0] if cell.cell_type == "markdown" else lines[-1])  # a heading, or the cell's call
     return labels
 
 

@@ -96,3 +96,12 @@ def test_a_misspelled_name_inside_params_fails_the_same_way() -> None:
     with pytest.raises(ConfigError) as from_cli:
         runner.split_parameters("deploy", "s", {"regoin": "eu-west-1"})
     assert str(in_notebook.value) == str(from_cli.value) and "did you mean 'region'?" in str(in_notebook.value)
+
+
+def test_progress_labels_follow_papermills_cell_numbers() -> None:
+    from hainfra.runbook.progress import cell_labels
+
+    labels = cell_labels(runner.NOTEBOOKS / runner.STAGES["deploy"])
+    assert labels[:4] == ["# Deploy", "(parameters)", "(injected parameters)",
+                          'config = rb.checked_config("deploy", globals())']
+    assert "result = rb.deploy(config, policy_override)" in labels
