@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hainfra.audit.archive import run_folder
 from hainfra.errors import ConfigError, RunbookError
 from hainfra.runbook.runner import STAGES, run_stage
 
@@ -63,8 +64,8 @@ class HainfraEngine:
         root = Path(archive or os.environ.get(ARCHIVE_ENV) or "archive")
         record = run_stage(stage, archive_root=root, notebook=input_path, cell_timeout=kwargs.get("execution_timeout"),
                            progress=log.info if log_output else None, **args)
-        folder = root / record["stack"] / record["started"][:10] / record["run_id"]
-        executed = nbformat.read(folder / f"{Path(STAGES[stage]).stem}.ipynb", as_version=4)
+        name = next(n for n in record["files"] if n.endswith(".ipynb"))
+        executed = nbformat.read(run_folder(root, record) / name, as_version=4)
         has_error = any(o.get("output_type") == "error" for c in executed.cells for o in c.get("outputs", []))
         if record["outcome"] != "success" and not has_error:  # a timeout or a dead kernel left no error cell
             raise RunbookError(describe(record))

@@ -20,6 +20,9 @@ from hainfra.runbook import guard
 from hainfra.stack import OUTPUTS
 
 log = logging.getLogger(__name__)
+# Archived notebooks show every row and column (all resources, the whole verify table), never "...".
+pd.set_option("display.max_rows", None, "display.max_columns", None, "display.max_colwidth", None,
+              "display.width", None)
 
 
 def load_config(stack: str, params: dict[str, Any] | None = None, config_file: str = "") -> StackConfig:
