@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from hainfra import __version__
+from hainfra import __version__, redact
 from hainfra.errors import HainfraError
 
 log = logging.getLogger("hainfra")
@@ -33,10 +33,23 @@ def _table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
     return df[list(columns) if columns else df.columns].to_string(index=False)
 
 
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    """``-p`` and ``--secret-file`` parameters; a secret given with ``-p`` is used, with a warning."""
+    from hainfra.config import ENV_PREFIX, SECRET_FIELDS, read_secret_file
+
+    params: dict[str, Any] = dict(args.param or [])
+    for name in SECRET_FIELDS & set(params):
+        log.warning("-p %s puts a secret on the command line, visible in `ps` and shell history; "
+                    "set $%s%s or pass --secret-file %s FILE instead", name, ENV_PREFIX, name.upper(), name)
+    for name, path in getattr(args, "secret_file", None) or []:
+        params[name] = read_secret_file(name, path)
+    return params
+
+
 def _config(args: argparse.Namespace) -> Any:
     from hainfra.config import StackConfig
 
-    params: dict[str, Any] = dict(args.param or [])
+    params = _params(args)
     params["stack"] = args.stack
     if getattr(args, "engine", None):
         params["engine"] = args.engine
@@ -161,6 +174,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    """A drill changes the stack (terminates, deletes, converges): recorded like up and destroy."""
+    from hainfra import drill
+    from hainfra.audit.record import command_recording
+
+    config = _config(args)
+    with command_recording(config, "drill", args.archive, scenario=args.scenario) as recorded:
+        result = drill.run(config, args.scenario, confirm=args.confirm or "", bound_seconds=args.bound)
+        text = f"{_table(result.timings)}\n{result.describe()}"
+        recorded.outcome = "success" if result.passed else "failed"
+        recorded.files = {"drill.txt": text.encode()}
+    print(text)
+    print(f"recorded in {args.archive} as {recorded.record['run_id']}")
+    return 0 if result.passed else 1
+
+
 def cmd_policy(args: argparse.Namespace) -> int:
     from hainfra import policy
 
@@ -187,7 +216,7 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
 def cmd_run(args: argparse.Namespace) -> int:
     from hainfra.runbook import runner
 
-    record = runner.run_stage(args.stage, stack=args.stack, params=dict(args.param or []), params_file=args.config,
+    record = runner.run_stage(args.stage, stack=args.stack, params=_params(args), params_file=args.config,
                               archive_root=args.archive, progress=_progress(args))
     print(runner.describe(record))
     print(runner.signed_by([record]))
@@ -197,9 +226,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_runbook(args: argparse.Namespace) -> int:
     from hainfra.runbook import runner
 
-    records = runner.run_runbook(stack=args.stack, params=dict(args.param or []), params_file=args.config,
+    records = runner.run_runbook(stack=args.stack, params=_params(args), params_file=args.config,
                                  keep=args.keep, archive_root=args.archive, timeout=args.timeout,
-                                 progress=_progress(args))
+                                 drill=args.drill or "", progress=_progress(args))
     print(runner.summary(records, args.archive))
     return 0 if records and all(r["outcome"] == "success" for r in records) else 1
 
@@ -275,8 +304,14 @@ def _param_args(p: argparse.ArgumentParser) -> None:
 def _stack_args(p: argparse.ArgumentParser, engine: bool = True) -> None:
     p.add_argument("--stack", required=True, help="stack name")
     _param_args(p)
+    _secret_file_arg(p)
     if engine:
         p.add_argument("--engine", choices=["sandbox", "pulumi"], help="engine (default: the engine parameter)")
+
+
+def _secret_file_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--secret-file", nargs=2, action="append", metavar=("NAME", "PATH"),
+                   help="a secret parameter read from a file, never on the command line (repeatable)")
 
 
 def _archive_arg(p: argparse.ArgumentParser) -> None:
@@ -318,23 +353,30 @@ def build_parser() -> argparse.ArgumentParser:
     pol.add_argument("--export-tfplan", metavar="FILE", help="also write the stack as a Terraform plan JSON (checkov)")
     pol.add_argument("--checkov", action="store_true", help="also run an installed checkov on that plan and merge "
                      "its findings (HAINFRA_CHECKOV, PATH or the scripts/test.sh virtualenv)")
+    drill = add("drill", cmd_drill, "inject a failure and prove recovery (timings)")
+    drill.add_argument("--scenario", default="instance", help="instance | nat | az (hainfra.drill.SCENARIOS)")
+    drill.add_argument("--confirm", metavar="STACK", help="required outside the sandbox: the stack name")
+    drill.add_argument("--bound", type=float, help="seconds each recovery may take (default 30 sandbox, 900 AWS)")
+    _archive_arg(drill)
 
     sandbox = sub.add_parser("sandbox", help="the local AWS emulator").add_subparsers(dest="sandbox", required=True)
     serve = add("serve", cmd_sandbox_serve, "run a long-lived emulator", parent=sandbox, stack=False)
     serve.add_argument("--port", type=int, default=5000)
 
     for name, fn, help_ in (("run", cmd_run, "execute one runbook notebook"),
-                            ("runbook", cmd_runbook, "configure, deploy, verify, teardown")):
+                            ("runbook", cmd_runbook, "configure, deploy, verify, [drill,] teardown")):
         p = add(name, fn, help_, engine=False, stack=False)
         if name == "run":
-            p.add_argument("stage", choices=["configure", "deploy", "verify", "teardown"])
+            p.add_argument("stage", choices=["configure", "deploy", "verify", "drill", "teardown"])
         p.add_argument("--stack", required=True, help="stack name")
         _param_args(p)
+        _secret_file_arg(p)
         _archive_arg(p)
         p.add_argument("-q", "--quiet", action="store_true", help="no per-cell and per-resource progress")
         if name == "runbook":
             p.add_argument("--keep", action="store_true", help="keep the stack (no teardown)")
             p.add_argument("--timeout", type=float, default=1800.0, help="whole-run timeout in seconds")
+            p.add_argument("--drill", metavar="SCENARIO", help="run the 05-drill stage after verify (instance|nat|az)")
 
     nbs = sub.add_parser("notebooks", help="the runbook notebooks").add_subparsers(dest="notebooks", required=True)
     copy = add("copy", cmd_notebooks_copy, "editable copies of the notebooks for Jupyter", parent=nbs, stack=False)
@@ -360,6 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # debug logs show request bodies: keep secrets out of them
+        handler.addFilter(redact.LogFilter())
     try:
         return args.func(args)
     except HainfraError as exc:
@@ -377,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         home().mkdir(parents=True, exist_ok=True)
         path = home() / "hainfra.log"
         with path.open("a") as fh:
-            fh.write(traceback.format_exc())
+            fh.write(redact.scrub_log_text(traceback.format_exc()))
         print(f"unexpected error: {traceback.format_exc().splitlines()[-1]} (traceback in {path})", file=sys.stderr)
         return 3
 
