@@ -14,6 +14,7 @@ from papermill.engines import papermill_engines
 from papermill.exceptions import PapermillExecutionError
 
 from hainfra import audit, cli
+from hainfra.config import SECRET_FROM_ENV
 from hainfra.errors import ConfigError
 from hainfra.runbook import runner
 from hainfra.runbook.engine import HainfraEngine
@@ -75,7 +76,8 @@ def test_the_hainfra_engine_runs_and_archives_like_hainfra_run(tmp_path: Path) -
     runs = audit.runs(archive)
     assert list(runs["stage"]) == ["configure"] and list(runs["outcome"]) == ["success"]
     record = audit.show(runs.iloc[0]["run_id"], archive)
-    assert record["parameters"]["params"] == {"az_count": 2, "pulumi_config_passphrase": "[REDACTED]"}
+    # The secret reached the kernel through its environment, as with `hainfra run` (never the parameters cell).
+    assert record["parameters"]["params"] == {"az_count": 2, "pulumi_config_passphrase": SECRET_FROM_ENV}
     assert secret not in out.read_text()  # papermill's output is the archived, redacted notebook
     assert not any(secret.encode() in p.read_bytes() for p in archive.rglob("*") if p.is_file())
     assert "AZ 2" in _outputs(out)
