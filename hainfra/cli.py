@@ -1,10 +1,11 @@
-"""The ``hainfra`` command: parse, call the library, map errors to exit codes.
+"""hainfra — a highly available AWS network and application tier, run as notebooks.
 
-Each subcommand imports its library module when it runs (start-up time: `hainfra --help`
-loads no Pulumi, boto3 or papermill).
+Walk a stack through configure → deploy → verify → teardown: every stage is a papermill run of a
+runbook notebook, archived with who/when/what/outcome and no secret in it. The default engine is a
+local AWS emulator (no account, no Pulumi CLI); `-p engine pulumi` deploys to real AWS.
 
-Exit codes: 0 success, 1 deploy/verify/stage failure, 2 bad configuration or
-parameters, 3 unexpected error (traceback in ``$HAINFRA_HOME/hainfra.log``), 130 interrupted.
+Exit codes: 0 success, 1 deploy/verify/stage failure, 2 bad configuration or parameters, 3 unexpected
+error (traceback in ``$HAINFRA_HOME/hainfra.log``), 130 interrupted, 141 output pipe closed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -19,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from hainfra import redact
+from hainfra import __version__, redact
 from hainfra.errors import HainfraError
 
 log = logging.getLogger("hainfra")
@@ -54,16 +56,29 @@ def _config(args: argparse.Namespace) -> Any:
     return remembered.load(args.stack, params, file=args.config)
 
 
+def _silence_stdout() -> None:
+    """The reader of our output left (`| head`): send the rest to /dev/null instead of failing."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def say(line: str) -> None:
+    """A progress line, now; a closed pipe never interrupts the operation it reports on."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
 def print_progress(event: Any) -> None:
     """Per-resource progress on the terminal."""
     from hainfra.plan import short_type
 
     marks = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
     if event.status == "done":
-        print(f"  {marks.get(event.action, '*'):2} {event.action:8} {short_type(event.type):40} {event.name}"
-              f"  ({event.seconds:.2f}s)", flush=True)
+        say(f"  {marks.get(event.action, '*'):2} {event.action:8} {short_type(event.type):40} {event.name}"
+            f"  ({event.seconds:.2f}s)")
     elif event.status == "failed":
-        print(f"  !! {event.action:8} {short_type(event.type):40} {event.name}: {event.message}", flush=True)
+        say(f"  !! {event.action:8} {short_type(event.type):40} {event.name}: {event.message}")
 
 
 def _engine(args: argparse.Namespace, config: Any = None) -> Any:
@@ -75,12 +90,13 @@ def _engine(args: argparse.Namespace, config: Any = None) -> Any:
 # --- subcommands: each returns an exit code -----------------------------------------------------
 def cmd_plan(args: argparse.Namespace) -> int:
     from hainfra.cidr import plan_subnets
-    from hainfra.plan import plan
+    from hainfra.plan import az_note, plan
 
     config = _config(args)
     df = plan(config)
     print(f"Stack {config.stack}: {len(df)} resources across {config.az_count} AZs in {config.region} "
-          f"(evaluated offline in {df.attrs['seconds']:.2f}s)\n")
+          f"(evaluated offline in {df.attrs['seconds']:.2f}s)")
+    print(f"{az_note(config)}\n")
     print(_table(df, ["type", "name", "parent", "az"]))
     print("\nSubnet plan:")
     print(_table(pd.DataFrame([s.__dict__ for s in plan_subnets(config.vpc_cidr, config.az_count)])))
@@ -202,11 +218,18 @@ def cmd_policy(args: argparse.Namespace) -> int:
     return 1 if len(policy.mandatory(findings)) else 0
 
 
+def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
+    """Cell starts and the notebook's per-resource lines as they happen, unless --quiet."""
+    if args.quiet:
+        return None
+    return lambda line: say(f"  {line}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from hainfra.runbook import runner
 
-    record = runner.run_stage(args.stage, stack=args.stack, params=_params(args), params_file=args.file,
-                              archive_root=args.archive)
+    record = runner.run_stage(args.stage, stack=args.stack, params=_params(args), params_file=args.config,
+                              archive_root=args.archive, progress=_progress(args))
     print(runner.describe(record))
     print(runner.signed_by([record]))
     return 0 if record["outcome"] == "success" else 1
@@ -215,11 +238,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_runbook(args: argparse.Namespace) -> int:
     from hainfra.runbook import runner
 
-    records = runner.run_runbook(stack=args.stack, params=_params(args), params_file=args.file,
+    records = runner.run_runbook(stack=args.stack, params=_params(args), params_file=args.config,
                                  keep=args.keep, archive_root=args.archive, timeout=args.timeout,
-                                 drill=args.drill or "")
+                                 drill=args.drill or "", progress=_progress(args))
     print(runner.summary(records, args.archive))
     return 0 if records and all(r["outcome"] == "success" for r in records) else 1
+
+
+def cmd_notebooks_copy(args: argparse.Namespace) -> int:
+    from hainfra.runbook import notebooks
+
+    for path in notebooks.copy(args.dir, force=args.force):
+        print(path)
+    print(f"open them with: jupyter lab {args.dir}")
+    return 0
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
@@ -261,11 +293,29 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
     return 0
 
 
+EPILOG = """\
+examples:
+  hainfra plan --stack dev -p az_count 3          what would be created (offline)
+  hainfra runbook --stack dev                     configure, deploy, verify, teardown on the emulator
+  hainfra run deploy --stack dev -f params.yaml   one stage, archived under ./archive
+  hainfra notebooks copy ./ops                    editable copies of the notebooks for Jupyter
+  hainfra audit verify                            check the archive's hash chain
+
+exit codes: 0 success, 1 deploy/verify/stage failure, 2 bad configuration or parameters,
+3 unexpected error (traceback in $HAINFRA_HOME/hainfra.log), 130 interrupted, 141 output pipe closed
+"""
+
+
 # --- parser -----------------------------------------------------------------------------------------
+def _param_args(p: argparse.ArgumentParser) -> None:
+    """-f/--config FILE and -p KEY VALUE: spelled the same on every command."""
+    p.add_argument("-f", "--config", "--file", dest="config", metavar="FILE", help="YAML file of parameters")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="parameter (repeatable)")
+
+
 def _stack_args(p: argparse.ArgumentParser, engine: bool = True) -> None:
     p.add_argument("--stack", required=True, help="stack name")
-    p.add_argument("--config", help="YAML file of parameters")
-    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="parameter (repeatable)")
+    _param_args(p)
     _secret_file_arg(p)
     if engine:
         p.add_argument("--engine", choices=["sandbox", "pulumi"], help="engine (default: the engine parameter)")
@@ -285,8 +335,10 @@ def _archive_arg(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hainfra", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="hainfra", description=__doc__.split("\n\nExit")[0],
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=f"hainfra {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub,
@@ -334,15 +386,20 @@ def build_parser() -> argparse.ArgumentParser:
         p = add(name, fn, help_, engine=False, stack=False)
         if name == "run":
             p.add_argument("stage", choices=["configure", "deploy", "verify", "drill", "teardown"])
-        p.add_argument("--stack", required=True)
-        p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        p.add_argument("--stack", required=True, help="stack name")
+        _param_args(p)
         _secret_file_arg(p)
-        p.add_argument("-f", "--file", help="YAML file of parameters")
         _archive_arg(p)
+        p.add_argument("-q", "--quiet", action="store_true", help="no per-cell and per-resource progress")
         if name == "runbook":
             p.add_argument("--keep", action="store_true", help="keep the stack (no teardown)")
             p.add_argument("--timeout", type=float, default=1800.0, help="whole-run timeout in seconds")
             p.add_argument("--drill", metavar="SCENARIO", help="run the 05-drill stage after verify (instance|nat|az)")
+
+    nbs = sub.add_parser("notebooks", help="the runbook notebooks").add_subparsers(dest="notebooks", required=True)
+    copy = add("copy", cmd_notebooks_copy, "editable copies of the notebooks for Jupyter", parent=nbs, stack=False)
+    copy.add_argument("dir", help="folder to copy into (created if missing)")
+    copy.add_argument("--force", action="store_true", help="overwrite notebooks already there")
 
     audit = sub.add_parser("audit", help="the run archive").add_subparsers(dest="audit", required=True)
     for name, fn, help_ in (("list", cmd_audit_list, "archived runs"), ("show", cmd_audit_show, "one run's record"),
@@ -355,8 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "verify":
             p.add_argument("--keys", help="folder of pinned public keys (default: the config folder's audit-keys)")
             p.add_argument("--remote", action="store_true", help="also compare with the S3 mirror (archive_s3_uri)")
-            p.add_argument("--config", help="YAML file of parameters (archive_s3_uri, region, aws_endpoint_url)")
-            p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+            _param_args(p)  # archive_s3_uri, region, aws_endpoint_url
     return parser
 
 
@@ -374,6 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hainfra plan | head`: the reader left; say nothing more
+        _silence_stdout()  # no second error when Python flushes at exit
+        return 141
     except Exception:  # noqa: BLE001 - the one place that catches everything
         from hainfra.home import home
 

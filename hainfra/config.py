@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from hainfra import redact
+from hainfra import redact, regions
 from hainfra.cidr import MAX_AZS, SUBNET_PREFIX_STEP
 from hainfra.data import check_data, load_yaml
 from hainfra.errors import ConfigError
@@ -288,6 +288,7 @@ def _coerce(name: str, value: Any) -> Any:
 
 # --- validation rules: each returns (field, value, fix) problems ------------------------
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_SUFFIX = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")  # one character (e.g. "z") is a valid suffix
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
@@ -315,13 +316,17 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
         p.append(("project", c.project, "use 2-20 lowercase letters, digits and '-', starting with a letter"))
     if c.environment not in ENVIRONMENTS:
         p.append(("environment", c.environment, f"use one of {', '.join(ENVIRONMENTS)}"))
-    if c.environment_suffix and (not _NAME.match(c.environment_suffix) or "--" in c.environment_suffix):
+    if c.environment_suffix and (not _SUFFIX.match(c.environment_suffix) or "--" in c.environment_suffix):
         p.append(("environment_suffix", c.environment_suffix,
-                  "use lowercase letters, digits and single '-' (it becomes part of S3 bucket names)"))
+                  "use lowercase letters, digits and single '-', starting and ending with a letter or digit "
+                  "(it becomes part of S3 bucket names)"))
     if c.region not in known_regions():
         p.append(("region", c.region, "use an AWS region code such as us-east-1 or eu-west-1"))
     if not 2 <= c.az_count <= MAX_AZS:
         p.append(("az_count", c.az_count, f"use 2 to {MAX_AZS} availability zones (HA needs at least 2)"))
+    elif (zones := regions.zones(c.region)) is not None and c.az_count > len(zones):
+        p.append(("az_count", c.az_count, f"region {c.region} has {len(zones)} AZs ({', '.join(zones)}); "
+                                          f"lower az_count or choose another region"))
     p += _validate_cidr(c)
     if c.nat_strategy not in NAT_STRATEGIES:
         p.append(("nat_strategy", c.nat_strategy, f"use one of {', '.join(NAT_STRATEGIES)}"))

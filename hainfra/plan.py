@@ -10,18 +10,35 @@ from typing import Any
 
 import pandas as pd
 
+from hainfra import regions
 from hainfra.config import StackConfig
 from hainfra.engines.runtime import Evaluation, Registration, evaluate
 from hainfra.errors import EngineError
 
 OFFLINE_ACCOUNT = "123456789012"
-OFFLINE_AZ_LETTERS = "abcdef"
+UNVERIFIED = "unverified"
 
 
 def short_type(token: str) -> str:
     """``aws:ec2/natGateway:NatGateway`` → ``ec2.NatGateway``."""
     pkg, module, kind = (token.split(":") + ["", ""])[:3]
     return f"{module.split('/')[0]}.{kind}" if pkg == "aws" else token
+
+
+def offline_zones(region: str) -> tuple[str, ...]:
+    """AZ names for the offline plan: the shipped table's, else visibly unverified placeholders."""
+    from hainfra.cidr import MAX_AZS
+
+    return regions.zones(region) or tuple(f"{region}-az{i}-{UNVERIFIED}" for i in range(1, MAX_AZS + 1))
+
+
+def az_note(config: StackConfig) -> str:
+    """Where the plan's AZ names come from, so nobody mistakes them for a live answer."""
+    if regions.zones(config.region) is None:
+        return (f"AZs {UNVERIFIED}: region {config.region} is not in hainfra's AZ table; "
+                "the configure stage checks them against the engine")
+    return (f"AZs from hainfra's table ({regions.source()}); the configure stage checks them against the engine "
+            "when one is reachable")
 
 
 class OfflineRealiser:
@@ -46,8 +63,7 @@ class OfflineRealiser:
 
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
         answers: dict[str, dict[str, Any]] = {
-            "aws:index/getAvailabilityZones:getAvailabilityZones":
-                {"names": [f"{self.region}{x}" for x in OFFLINE_AZ_LETTERS]},
+            "aws:index/getAvailabilityZones:getAvailabilityZones": {"names": list(offline_zones(self.region))},
             "aws:index/getCallerIdentity:getCallerIdentity":
                 {"accountId": OFFLINE_ACCOUNT, "arn": f"arn:aws:iam::{OFFLINE_ACCOUNT}:root", "userId": "offline"},
             "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com"},

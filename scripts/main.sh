@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 stack="${HAINFRA_STACK:-demo}"
+echo "main: running the runbook for stack $stack on the sandbox (starts a local AWS emulator; about a minute)"
 .venv/bin/hainfra runbook --stack "$stack" --archive archive "$@"
+echo "main: checking the archive's hash chain"
 .venv/bin/hainfra audit verify --archive archive

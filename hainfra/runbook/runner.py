@@ -8,6 +8,7 @@ nor a StackConfig field, or a value of the wrong type, is a ConfigError (exit 2)
 from __future__ import annotations
 
 import ast
+import difflib
 import functools
 import logging
 import os
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,13 @@ from hainfra.config import ENV_PREFIX, FIELDS, SECRET_FIELDS, SECRET_FROM_ENV, S
 from hainfra.data import check_data, load_yaml
 from hainfra.engines import get_engine, private_emulator, served_emulator
 from hainfra.errors import ConfigError
+from hainfra.runbook.progress import streaming
 
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
+# Package data: in a checkout `hainfra/notebooks` is a symlink to `notebooks/`; a wheel holds the files.
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 STAGES: dict[str, str] = {
     "configure": "01-configure.ipynb",
     "deploy": "02-deploy.ipynb",
@@ -70,6 +74,12 @@ def _coerce_stage_param(name: str, value: Any, declared: dict[str, Any]) -> Any:
     return float(value) if kind == "float" else value
 
 
+def _suggest(name: str, known: set[str]) -> str:
+    """'did you mean …?' when a known name is close, else the list (the same hint `plan` gives)."""
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(known))}"
+
+
 def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[dict[str, Any], StackConfig]:
     """(papermill parameters, validated config) for ``params``; refuses unknown names and wrong types."""
     declared = notebook_parameters(stage)
@@ -87,8 +97,8 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
             except ConfigError as exc:
                 problems += exc.problems
         else:
-            known = sorted(set(declared) - set(COMMON_PARAMETERS) | set(FIELDS))
-            problems.append((name, value, f"unknown parameter for stage {stage}; known: {', '.join(known)}"))
+            problems.append((name, value, f"unknown parameter for stage {stage}; "
+                             f"{_suggest(name, set(declared) - set(COMMON_PARAMETERS) | set(FIELDS))}"))
     if problems:
         raise ConfigError(problems)
     config = remembered.load(stack, config_params)
@@ -178,8 +188,12 @@ def _render_html(notebook_json: str) -> bytes:
 
 def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
               archive_root: str | Path = "archive", run_group: str | None = None, cell_timeout: float | None = None,
-              extra_secrets: list[str] | None = None) -> dict[str, Any]:
+              extra_secrets: list[str] | None = None, notebook: str | Path | None = None,
+              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Execute one stage's notebook, recorded write-ahead and archived (also on failure). Returns the run record.
+
+    ``notebook`` runs an operator's copy instead of the packaged notebook (the papermill engine);
+    ``progress`` receives cell starts and the kernel's output lines as they happen.
 
     Ctrl-C archives the partial notebook as ``interrupted`` and re-raises; if the archive cannot be
     written the run is spooled and ArchiveWriteError names the spool folder.
@@ -189,7 +203,7 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
     merged = merge_parameters(params, params_file)
     parameters, config = split_parameters(stage, stack, merged)
     _refuse_weak_secrets(run_secrets(config, merged) + list(extra_secrets or []))
-    input_path = NOTEBOOKS / STAGES[stage]
+    input_path = Path(notebook) if notebook else NOTEBOOKS / STAGES[stage]
     record = _stage_record(stage, stack, config, parameters, input_path, run_group)
     secrets = run_secrets(config, merged) + list(extra_secrets or [])
     with tempfile.TemporaryDirectory() as tmp, audit_record.recording(
@@ -198,8 +212,8 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         output_path = Path(tmp) / STAGES[stage]
         recorded.render = functools.partial(_archived_files, output_path=output_path, input_path=input_path,
                                             secrets=secrets, config=config)
-        recorded.outcome, recorded.failing_cell = _execute(input_path, output_path, parameters, cell_timeout,
-                                                           kernel_env(config))
+        recorded.outcome, recorded.failing_cell = _execute(stage, input_path, output_path, parameters, cell_timeout,
+                                                           kernel_env(config), progress)
     return recorded.result or {}
 
 
@@ -207,26 +221,34 @@ def _stage_record(stage: str, stack: str, config: StackConfig, parameters: dict[
                   run_group: str | None) -> dict[str, Any]:
     return audit_record.base_record(
         audit_record.new_run_id(stage), stage, stack, run_group=run_group, engine=config.engine, parameters=parameters,
-        policy_override=parameters.get("policy_override", ""), input_notebook=str(input_path.relative_to(REPO)),
+        policy_override=parameters.get("policy_override", ""), input_notebook=_shown(input_path),
         input_notebook_sha256=archive.sha256_file(input_path), git=_git(), hainfra_version=__version__,
         config=audit_record.redacted_config(config))
 
 
-def _execute(input_path: Path, output_path: Path, parameters: dict[str, Any], cell_timeout: float | None,
-             env: dict[str, str]) -> tuple[str, dict[str, Any] | None]:
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:  # an installed package or an operator's copy
+        return str(path)
+
+
+def _execute(stage: str, input_path: Path, output_path: Path, parameters: dict[str, Any], cell_timeout: float | None,
+             env: dict[str, str], progress: Callable[[str], None] | None = None) -> tuple[str, dict[str, Any] | None]:
     """Run the notebook with papermill: (outcome, failing cell). Ctrl-C propagates (archived as interrupted).
 
-    ``env`` (the run's secrets) is added to the kernel's environment, never to its command line or cell.
+    ``env`` (the run's secrets) is added to the kernel's environment, never to its command line or cell;
+    ``progress`` receives cell starts and the kernel's output as they happen.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
-                                   log_output=False, cwd=str(Path.cwd()),
-                                   execution_timeout=int(cell_timeout) if cell_timeout else None,
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warnings
-                                   kernel_manager_class=_kernel_manager_class(env))
+        with streaming(stage, input_path, progress) as stream:
+            papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
+                                       cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None,
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warnings
+                                       kernel_manager_class=_kernel_manager_class(env), **stream)
     except PapermillExecutionError as exc:
         return "failed", {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
                           "evalue": exc.evalue}
@@ -266,7 +288,7 @@ def verify_counts(notebook_json: str) -> dict[str, int] | None:
 
 def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
                 keep: bool = False, archive_root: str | Path = "archive", timeout: float = 1800.0,
-                drill: str = "") -> list[dict[str, Any]]:
+                drill: str = "", progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """configure → deploy → verify [→ drill] → teardown, stopping at the first failure (``keep``: no teardown).
 
     ``drill`` names a drill scenario to run after verify (the optional 05-drill stage).
@@ -275,7 +297,7 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
     """
     merged = merge_parameters(params, params_file)
     stage_names = {name for stage in STAGES for name in notebook_parameters(stage)} - set(COMMON_PARAMETERS)
-    unknown = [(k, v, f"unknown parameter; known: {', '.join(sorted(stage_names | set(FIELDS)))}")
+    unknown = [(k, v, f"unknown parameter; {_suggest(k, stage_names | set(FIELDS))}")
                for k, v in merged.items() if k not in FIELDS and k not in stage_names]
     if unknown:
         raise ConfigError(unknown)
@@ -305,7 +327,7 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
                 break
             stage_params = {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)}
             record = run_stage(stage, stack=stack, params=stage_params, archive_root=archive_root, run_group=group,
-                               cell_timeout=remaining)
+                               cell_timeout=remaining, progress=progress)
             records.append(record)
             if record["outcome"] != "success":
                 break

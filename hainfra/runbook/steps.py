@@ -7,14 +7,16 @@ from typing import Any
 
 import pandas as pd
 
-from hainfra import verify
+from hainfra import regions, verify
+from hainfra.aws import is_loopback
 from hainfra.cidr import plan_subnets
 from hainfra.config import MASK, SECRET_FIELDS, StackConfig, describe
 from hainfra.engines import OperationResult, ProgressEvent, get_engine
-from hainfra.errors import ConfigError, DrillFailed, VerifyFailed
+from hainfra.errors import ConfigError, DrillFailed, HainfraError, VerifyFailed
 from hainfra.plan import plan as plan_resources
 from hainfra.plan import short_type
 from hainfra.policy import check_stack, gated_up
+from hainfra.runbook import guard
 from hainfra.stack import OUTPUTS
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,11 @@ def load_config(stack: str, params: dict[str, Any] | None = None, config_file: s
     return remembered.load(stack, params, file=config_file or None)
 
 
+def checked_config(stage: str, namespace: dict[str, Any]) -> StackConfig:
+    """Each notebook's first cell: validate what the run injected, also under plain papermill."""
+    return guard.checked_config(stage, namespace)
+
+
 def config_table(config: StackConfig) -> pd.DataFrame:
     rows = describe()
     values = config.as_dict()
@@ -48,6 +55,43 @@ def config_table(config: StackConfig) -> pd.DataFrame:
 def subnet_plan(config: StackConfig) -> pd.DataFrame:
     return pd.DataFrame([{"tier": s.tier, "az": f"AZ {s.az_index + 1}", "cidr": s.cidr}
                          for s in plan_subnets(config.vpc_cidr, config.az_count)])
+
+
+def live_zones(config: StackConfig) -> list[str] | None:
+    """The region's available AZs as the engine's AWS reports them; None when it cannot be reached."""
+    import boto3  # function-local: start-up time
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        kwargs = get_engine(None, config).aws_client_kwargs()
+        ec2 = boto3.client("ec2", config=Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 1}),
+                           verify=not is_loopback(kwargs.get("endpoint_url")), **kwargs)
+        found = ec2.describe_availability_zones(Filters=[{"Name": "state", "Values": ["available"]}])
+    except (HainfraError, BotoCoreError, ClientError) as exc:
+        log.info("AZs not checked against the engine: %s", exc)
+        return None
+    return sorted(z["ZoneName"] for z in found["AvailabilityZones"] if z.get("ZoneType", "availability-zone")
+                  == "availability-zone")
+
+
+def zone_check(config: StackConfig) -> pd.DataFrame:
+    """The AZs the stack will span: checked against the engine when reachable, else from the shipped table.
+
+    Refuses (ConfigError) a region whose engine reports fewer available AZs than ``az_count``.
+    """
+    live = live_zones(config)
+    if live is not None and len(live) < config.az_count:
+        raise ConfigError.one("az_count", config.az_count, f"region {config.region} has only {len(live)} available AZs "
+                              f"({', '.join(live)}) for this engine; lower az_count or choose another region")
+    if live is not None:
+        zones, status = live, "available (checked against the engine)"
+    else:
+        zones = list(regions.zones(config.region) or [])
+        status = f"unverified (engine not reachable; {regions.source()})" if zones else "unverified (not in the table)"
+    return pd.DataFrame([{"az": f"AZ {i + 1}", "zone": zone, "status": status}
+                         for i, zone in enumerate(zones[: config.az_count])] or
+                        [{"az": "-", "zone": "-", "status": status}])
 
 
 def resource_plan(config: StackConfig) -> pd.DataFrame:

@@ -70,3 +70,92 @@ def test_bad_parameter_file_exits_2_naming_the_file(command: str, content: str |
     err = capsys.readouterr().err
     assert code == 2 and str(file) in err and why in err, err
     assert not (tmp_path / "archive").exists()  # refused before any stage ran
+
+
+def test_version_and_a_user_facing_help(capsys: pytest.CaptureFixture) -> None:
+    from hainfra import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"hainfra {__version__}"
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "configure → deploy → verify → teardown" in out and "hainfra runbook --stack dev" in out
+    assert "exit codes:" in out and "Each subcommand imports" not in out  # not the developer docstring
+
+
+@pytest.mark.parametrize("flag", ["-f", "--config", "--file"])
+@pytest.mark.parametrize("command", [["plan"], ["run", "configure"], ["runbook"]])
+def test_every_command_takes_the_same_parameter_file_flags(command: list[str], flag: str, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    file = tmp_path / "p.yaml"
+    file.write_text("az_count: 9\n")  # invalid on purpose: refused (exit 2) before anything runs
+    archive = [] if command == ["plan"] else ["--archive", str(tmp_path / "archive")]
+    assert cli.main([*command, "--stack", "demo", flag, str(file), *archive]) == 2
+    assert "az_count=9" in capsys.readouterr().err
+
+
+def test_run_suggests_the_parameter_it_meant(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["run", "configure", "--stack", "d", "-p", "az_cout", "2", "--archive", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'az_count'?" in err and "known:" not in err
+    assert cli.main(["runbook", "--stack", "d", "-p", "wait_secnds", "2", "--archive", str(tmp_path)]) == 2
+    assert "did you mean 'wait_seconds'?" in capsys.readouterr().err
+
+
+def test_plan_into_a_closed_pipe_exits_quietly() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(f"'{sys.executable}' -m hainfra.cli plan --stack demo | head -1", shell=True,
+                          capture_output=True, text=True, timeout=300, executable="/bin/bash",
+                          env={**__import__("os").environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout.startswith("Stack demo:")
+    assert "Error" not in proc.stderr and "unexpected" not in proc.stderr, proc.stderr
+
+
+def test_plan_names_only_azs_that_exist(capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["plan", "--stack", "demo", "-p", "region", "eu-north-1", "-p", "az_count", "6"]) == 2
+    assert "region eu-north-1 has 3 AZs" in capsys.readouterr().err
+    assert cli.main(["plan", "--stack", "demo", "-p", "region", "eu-north-1"]) == 0
+    out = capsys.readouterr().out
+    assert "AZs from hainfra's table" in out and "eu-north-1c" in out and "eu-north-1d" not in out
+
+
+def test_plan_says_unverified_for_a_region_the_table_lacks(monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    from hainfra import regions
+
+    monkeypatch.setattr(regions, "zones", lambda region: None)
+    assert cli.main(["plan", "--stack", "demo", "-p", "region", "ap-south-2", "-p", "project", "unverif"]) == 0
+    out = capsys.readouterr().out
+    assert "AZs unverified: region ap-south-2 is not in hainfra's AZ table" in out
+    assert "ap-south-2-az1-unverified" in out and "ap-south-2a" not in out
+
+
+def test_notebooks_copy_gives_editable_copies_and_never_overwrites(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    from hainfra.runbook import runner
+
+    dest = tmp_path / "ops"
+    assert cli.main(["notebooks", "copy", str(dest)]) == 0
+    assert sorted(p.name for p in dest.glob("*.ipynb")) == sorted(runner.STAGES.values())
+    (dest / "02-deploy.ipynb").write_text("{}")  # the operator's edits
+    assert cli.main(["notebooks", "copy", str(dest)]) == 2
+    assert "--force" in capsys.readouterr().err and (dest / "02-deploy.ipynb").read_text() == "{}"
+    assert cli.main(["notebooks", "copy", str(dest), "--force"]) == 0
+    assert (dest / "02-deploy.ipynb").read_bytes() == (runner.NOTEBOOKS / "02-deploy.ipynb").read_bytes()
+
+
+def test_progress_into_a_closed_pipe_never_interrupts_the_operation(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    def closed(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError
+
+    silenced: list[bool] = []
+    monkeypatch.setattr(builtins, "print", closed)
+    monkeypatch.setattr(cli, "_silence_stdout", lambda: silenced.append(True))
+    cli.say("  [deploy 7/12] result = rb.deploy(config, policy_override)")  # must not raise
+    assert silenced == [True]

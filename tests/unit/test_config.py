@@ -65,9 +65,22 @@ def test_invalid_region() -> None:
     refused({"region": "us-middle-9"}, "region", "AWS region code")
 
 
-@pytest.mark.parametrize("suffix,why", [("PR-42", "lowercase"), ("pr_42", "lowercase"), ("a--b", "lowercase")])
+@pytest.mark.parametrize("suffix,why", [("PR-42", "lowercase"), ("pr_42", "lowercase"), ("a--b", "lowercase"),
+                                         ("-z", "starting and ending with a letter or digit"),
+                                         ("z-", "starting and ending with a letter or digit")])
 def test_suffix_must_keep_bucket_name_valid(suffix: str, why: str) -> None:
     refused({"environment_suffix": suffix}, "environment_suffix", why)
+
+
+@pytest.mark.parametrize("suffix", ["z", "7", "pr-42"])
+def test_short_suffixes_are_valid(suffix: str) -> None:
+    assert StackConfig.load({"environment_suffix": suffix}).env_id == f"dev-{suffix}"
+
+
+def test_az_count_the_region_cannot_hold_is_refused_naming_its_azs() -> None:
+    refused({"region": "eu-north-1", "az_count": 6}, "az_count",
+            "region eu-north-1 has 3 AZs (eu-north-1a, eu-north-1b, eu-north-1c)")
+    assert StackConfig.load({"region": "us-west-2", "az_count": 4}).az_count == 4
 
 
 def test_retention_must_be_cloudwatch_value() -> None:
@@ -106,10 +119,10 @@ def test_all_problems_reported_at_once() -> None:
 
 def test_sources_precedence(tmp_path: Path) -> None:
     file = tmp_path / "stack.yaml"
-    file.write_text("az_count: 2\ninstance_type: t3.small\nregion: eu-west-1\n")
+    file.write_text("az_count: 2\ninstance_type: t3.small\nregion: us-west-2\n")
     env = {"HAINFRA_AZ_COUNT": "4", "HAINFRA_UNRELATED": "x"}
     config = StackConfig.load({"instance_type": "t3.large"}, file=file, env=env)
-    assert (config.az_count, config.instance_type, config.region) == (4, "t3.large", "eu-west-1")
+    assert (config.az_count, config.instance_type, config.region) == (4, "t3.large", "us-west-2")
 
 
 def test_cli_strings_are_coerced_but_typed_values_are_strict() -> None:

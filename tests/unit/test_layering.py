@@ -17,13 +17,14 @@ PACKAGE = Path(__file__).resolve().parents[2] / "hainfra"
 LAYERS: dict[str, int] = {
     "hainfra.__version__": 0, "hainfra.errors": 0, "hainfra.cidr": 0, "hainfra.naming": 0,
     "hainfra.documents": 0, "hainfra.home": 0, "hainfra.aws": 0, "hainfra.redact": 0, "hainfra.data": 0,
+    "hainfra.regions": 0,
     "hainfra.config": 1, "hainfra.remembered": 1,
     "hainfra.components": 2,
     "hainfra.stack": 3,
     "hainfra.engines": 4, "hainfra.plan": 4,
     "hainfra.policy": 5, "hainfra.verify": 5, "hainfra.drill": 5,
     "hainfra.runbook": 6, "hainfra.audit": 6,
-    "hainfra.cli": 7, "hainfra": 7,  # the package root is the public facade (hainfra.plan(config))
+    "hainfra.cli": 7, "hainfra.airflow": 7, "hainfra": 7,  # the package root is the public facade (hainfra.plan(config))
 }
 NAMES = {0: "pure", 1: "config", 2: "components", 3: "stack", 4: "engines", 5: "policy/verify/drill",
          6: "runbook/audit", 7: "cli"}
