@@ -34,6 +34,7 @@ LOG_RETENTION_DAYS = (
     2557, 2922, 3288, 3653,
 )
 REQUIRED_TAGS = ("Project", "Environment", "ManagedBy", "Stack")
+ALLOW_REPLACE = ("backup_bucket", "kms_key", "secret")  # hainfra.engines.changes.PROTECTED's keys
 ENV_PREFIX = "HAINFRA_"
 
 
@@ -67,6 +68,8 @@ class StackConfig:
     backup_expire_days: int = _param(365, "Days before noncurrent backup versions expire.")
     abort_upload_days: int = _param(7, "Days before incomplete multipart uploads are aborted.")
     extra_tags: dict = _param({}, "Extra tags on every taggable resource (cannot override required tags).")
+    allow_replace: list = _param([], "Data-holding resources a change may replace, losing their data: any of "
+                                     "backup_bucket, kms_key, secret (default: none; such a change is refused).")
     alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
     certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
     engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")
@@ -269,6 +272,9 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
     if not 1 <= c.abort_upload_days <= 365:
         p.append(("abort_upload_days", c.abort_upload_days, "use 1 to 365 days"))
     p += _validate_tags(c.extra_tags)
+    for item in c.allow_replace:
+        if item not in ALLOW_REPLACE:
+            p.append(("allow_replace", item, f"use a list of {', '.join(ALLOW_REPLACE)}"))
     if c.alarm_email and not _EMAIL.match(c.alarm_email):
         p.append(("alarm_email", c.alarm_email, "use an e-mail address such as ops@example.com, or leave empty"))
     if c.certificate_arn and not _CERT_ARN.match(c.certificate_arn):

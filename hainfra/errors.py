@@ -61,6 +61,12 @@ class LeftoverError(EngineError):
     """Destroy finished but the account still holds resources of the stack."""
 
 
+class ProtectedResourceError(HainfraError):
+    """A change would replace a resource holding data (bucket, key, secret) that ``allow_replace`` does not list."""
+
+    exit_code = 2
+
+
 class PolicyViolation(HainfraError):
     """The preflight policy gate found a mandatory violation."""
 

@@ -6,7 +6,11 @@ deny — so the stack's TLS-only policy (Deny when aws:SecureTransport is false)
 deny every request. The emulator serves
 TLS only, so every request has aws:SecureTransport=true; with that context and the IAM
 rule that a statement whose conditions do not hold does not apply, the policy behaves
-as on AWS. Nothing else of moto is changed.
+as on AWS. And a deleted NAT gateway frees its Elastic IP, as on AWS (moto keeps the
+association, so a replacement NAT gateway on the same EIP could never be created), and an
+Auto Scaling group launches from a launch template version made by CreateLaunchTemplateVersion
+(moto stores that version's user data unwrapped and fails an assertion). Nothing else of moto
+is changed.
 
 Serving (see ``serve_concurrently`` and ``die_with_owner``): each connection does its TLS
 handshake on its own thread, so an idle client cannot block the others, and a private
@@ -56,6 +60,34 @@ def patch_moto() -> None:
 
     IAMPolicyStatement.is_action_permitted = statement_permission
     FakeBucket.get_permission = bucket_permission
+    _free_eip_on_nat_delete()
+    _wrap_template_version_user_data()
+
+
+def _wrap_template_version_user_data() -> None:
+    from moto.core.types import Base64EncodedString
+    from moto.ec2.models.launch_templates import LaunchTemplateVersion
+
+    def user_data(self: Any) -> Any:
+        value = self.data.get("UserData")
+        return Base64EncodedString(value) if isinstance(value, str) else value
+
+    LaunchTemplateVersion.user_data = property(user_data)
+
+
+def _free_eip_on_nat_delete() -> None:
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+
+    delete = NatGatewayBackend.delete_nat_gateway
+
+    def delete_nat_gateway(self: Any, nat_gateway_id: str) -> Any:
+        nat = delete(self, nat_gateway_id)
+        for eip in list(self.addresses):
+            if eip.eni is not None and eip.eni is getattr(nat, "_eni", None):
+                self.disassociate_address(address=eip.public_ip)
+        return nat
+
+    NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
 
 
 # --- serving: start-up, TLS, threads ---------------------------------------------------------------

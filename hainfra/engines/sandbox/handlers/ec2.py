@@ -16,6 +16,7 @@ from hainfra.engines.sandbox.handlers import (
     ignore,
     ints,
     register,
+    replaces_on,
     tag_diff,
     tag_list,
 )
@@ -56,13 +57,18 @@ def find_by_name_tag(resource: str, describe: str, key: str, id_key: str) -> Any
 def create_vpc(ctx: Ctx, p: Props) -> Created:
     vpc = ec2(ctx).create_vpc(CidrBlock=p["cidrBlock"], TagSpecifications=spec("vpc", p.get("tags")))["Vpc"]
     vid = vpc["VpcId"]
-    for attr in ("enableDnsSupport", "enableDnsHostnames"):
-        if attr in p:
-            ec2(ctx).modify_vpc_attribute(VpcId=vid, **{attr[0].upper() + attr[1:]: {"Value": bool(p[attr])}})
+    update_vpc(ctx, vid, {}, p)
     acl = ec2(ctx).describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vid]},
                                                   {"Name": "default", "Values": ["true"]}])["NetworkAcls"][0]
     return vid, {"arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:vpc/{vid}",
                  "defaultNetworkAclId": acl["NetworkAclId"], "mainRouteTableId": _main_route_table(ctx, vid)}
+
+
+def update_vpc(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    for attr in ("enableDnsSupport", "enableDnsHostnames"):
+        if attr in new:
+            ec2(ctx).modify_vpc_attribute(VpcId=rid, **{attr[0].upper() + attr[1:]: {"Value": bool(new[attr])}})
+    return {}
 
 
 def _main_route_table(ctx: Ctx, vpc_id: str) -> str:
@@ -76,7 +82,8 @@ def delete_vpc(ctx: Ctx, rid: str, p: Props) -> None:
     ec2(ctx).delete_vpc(VpcId=rid)
 
 
-register("aws:ec2/vpc:Vpc", Handler(create_vpc, delete_vpc, tag=tag_ec2,
+register("aws:ec2/vpc:Vpc", Handler(create_vpc, delete_vpc, update_vpc, frozenset({"enableDnsSupport", "enableDnsHostnames"}),
+                                    tag=tag_ec2,
                                     find=find_by_name_tag("vpc", "describe_vpcs", "Vpcs", "VpcId")))
 
 
@@ -113,6 +120,17 @@ def create_igw(ctx: Ctx, p: Props) -> Created:
     return gid, {"arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:internet-gateway/{gid}"}
 
 
+def update_igw(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """The provider moves a gateway to another VPC in place: detach, then attach."""
+    try:
+        ec2(ctx).detach_internet_gateway(InternetGatewayId=rid, VpcId=old["vpcId"])
+    except ClientError as exc:
+        if error_code(exc) != "Gateway.NotAttached" and "NotFound" not in error_code(exc):
+            raise
+    ec2(ctx).attach_internet_gateway(InternetGatewayId=rid, VpcId=new["vpcId"])
+    return {}
+
+
 @ignore("InvalidInternetGatewayID.NotFound", "Gateway.NotAttached")
 def delete_igw(ctx: Ctx, rid: str, p: Props) -> None:
     try:
@@ -124,7 +142,7 @@ def delete_igw(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:ec2/internetGateway:InternetGateway", Handler(
-    create_igw, delete_igw, tag=tag_ec2,
+    create_igw, delete_igw, update_igw, frozenset({"vpcId"}), tag=tag_ec2,
     find=find_by_name_tag("igw", "describe_internet_gateways", "InternetGateways", "InternetGatewayId")))
 
 
@@ -231,12 +249,19 @@ def find_rta(ctx: Ctx, p: Props) -> str | None:
     return None
 
 
+def update_rta(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """Point the subnet at another table in place (ReplaceRouteTableAssociation): the id changes."""
+    return {"id": ec2(ctx).replace_route_table_association(AssociationId=rid, RouteTableId=new["routeTableId"])[
+        "NewAssociationId"]}
+
+
 @ignore("InvalidAssociationID.NotFound")
 def delete_rta(ctx: Ctx, rid: str, p: Props) -> None:
     ec2(ctx).disassociate_route_table(AssociationId=rid)
 
 
-register("aws:ec2/routeTableAssociation:RouteTableAssociation", Handler(create_rta, delete_rta))
+register("aws:ec2/routeTableAssociation:RouteTableAssociation", Handler(create_rta, delete_rta, update_rta,
+                                                                                   frozenset({"routeTableId"})))
 
 
 # --- network ACLs --------------------------------------------------------------------------
@@ -416,3 +441,28 @@ def find_flow_log(ctx: Ctx, p: Props) -> str | None:
 
 
 register("aws:ec2/flowLog:FlowLog", Handler(create_flow_log, delete_flow_log, tag=tag_ec2, find=find_flow_log))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:ec2/vpc:Vpc", "cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength")
+replaces_on("aws:ec2/subnet:Subnet", "vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId",
+            unique=("vpcId", "cidrBlock"))
+replaces_on("aws:ec2/internetGateway:InternetGateway")  # vpc_id changes by detach + attach
+replaces_on("aws:ec2/eip:Eip", "domain", "vpc", "address", "publicIpv4Pool", "networkBorderGroup",
+            "customerOwnedIpv4Pool")
+# An EIP serves one NAT gateway at a time: same allocation, so the old NAT goes first.
+replaces_on("aws:ec2/natGateway:NatGateway", "allocationId", "subnetId", "connectivityType", "privateIp",
+            unique=("allocationId",))
+replaces_on("aws:ec2/routeTable:RouteTable", "vpcId")
+replaces_on("aws:ec2/route:Route", "routeTableId", "destinationCidrBlock", "destinationIpv6CidrBlock",
+            "destinationPrefixListId", unique=("routeTableId", "destinationCidrBlock"))
+replaces_on("aws:ec2/routeTableAssociation:RouteTableAssociation", "subnetId", "gatewayId", unique=("subnetId",))
+replaces_on("aws:ec2/networkAcl:NetworkAcl", "vpcId")
+replaces_on("aws:ec2/networkAclAssociation:NetworkAclAssociation", "networkAclId", "subnetId", unique=("subnetId",))
+replaces_on("aws:ec2/securityGroup:SecurityGroup", "name", "namePrefix", "description", "vpcId",
+            unique=("name", "vpcId"))
+replaces_on("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "vpcId", unique=("vpcId",))
+replaces_on("aws:ec2/flowLog:FlowLog", "vpcId", "subnetId", "eniId", "transitGatewayId", "trafficType",
+            "logDestination", "logDestinationType", "logGroupName", "iamRoleArn", "maxAggregationInterval",
+            "logFormat", "destinationOptions", "deliverCrossAccountRole")

@@ -7,7 +7,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hainfra.aws import Ctx
-from hainfra.engines.sandbox.handlers import Created, Handler, Props, ignore, ints, register, tag_list, tagger
+from hainfra.engines.sandbox.handlers import (
+    Created,
+    Handler,
+    Props,
+    ignore,
+    ints,
+    register,
+    replaces_on,
+    tag_list,
+    tagger,
+)
 
 
 def iam(ctx: Ctx) -> Any:
@@ -96,7 +106,16 @@ def delete_profile(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 
-register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, tag=tag_profile))
+def update_profile(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """A profile holds one role: swap it in place."""
+    for role in iam(ctx).get_instance_profile(InstanceProfileName=rid)["InstanceProfile"].get("Roles", []):
+        iam(ctx).remove_role_from_instance_profile(InstanceProfileName=rid, RoleName=role["RoleName"])
+    iam(ctx).add_role_to_instance_profile(InstanceProfileName=rid, RoleName=new["role"])
+    return {}
+
+
+register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, update_profile,
+                                                            frozenset({"role"}), tag=tag_profile))
 
 
 # --- KMS ---------------------------------------------------------------------------------------
@@ -135,7 +154,7 @@ def find_key(ctx: Ctx, p: Props) -> str | None:
 
 
 register("aws:kms/key:Key", Handler(create_key, delete_key, update_key,
-                                    frozenset({"policy", "description", "enableKeyRotation"}), tag_key, find_key))
+                                    frozenset({"policy", "description", "enableKeyRotation", "deletionWindowInDays"}), tag_key, find_key))
 
 
 def create_alias(ctx: Ctx, p: Props) -> Created:
@@ -159,3 +178,12 @@ def delete_alias(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:kms/alias:Alias", Handler(create_alias, delete_alias, update_alias, frozenset({"targetKeyId"})))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:iam/role:Role", "name", "namePrefix", "path", unique=("name",))
+replaces_on("aws:iam/rolePolicy:RolePolicy", "name", "namePrefix", "role", unique=("role", "name"))
+replaces_on("aws:iam/instanceProfile:InstanceProfile", "name", "namePrefix", "path", unique=("name",))
+replaces_on("aws:kms/key:Key", "customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId")
+replaces_on("aws:kms/alias:Alias", "name", "namePrefix", unique=("name",))

@@ -15,6 +15,7 @@ from hainfra.engines.sandbox.handlers import (
     ignore,
     ints,
     register,
+    replaces_on,
     tag_diff,
     tag_list,
     tagger,
@@ -211,3 +212,15 @@ def delete_subscription(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:sns/topicSubscription:TopicSubscription", Handler(create_subscription, delete_subscription))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:cloudwatch/logGroup:LogGroup", "name", "namePrefix", "logGroupClass", unique=("name",))
+replaces_on("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyName", unique=("policyName",))
+replaces_on("aws:cloudwatch/eventRule:EventRule", "name", "namePrefix", "eventBusName", unique=("name",))
+replaces_on("aws:cloudwatch/eventTarget:EventTarget", "rule", "targetId", "eventBusName", unique=("rule", "targetId"))
+replaces_on("aws:cloudwatch/metricAlarm:MetricAlarm", "name", unique=("name",))
+replaces_on("aws:sns/topic:Topic", "name", "namePrefix", "fifoTopic", unique=("name",))
+replaces_on("aws:sns/topicSubscription:TopicSubscription", "topic", "protocol", "endpoint",
+            unique=("topic", "protocol", "endpoint"))

@@ -15,6 +15,7 @@ from hainfra.engines.sandbox.handlers import (
     ignore,
     ints,
     register,
+    replaces_on,
     tag_list,
     tagger,
 )
@@ -110,3 +111,10 @@ def delete_parameter(ctx: Ctx, rid: str, p: Props) -> None:
 
 register("aws:ssm/parameter:Parameter", Handler(
     create_parameter, delete_parameter, update_parameter, frozenset({"value", "keyId", "type"}), tag_parameter))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:secretsmanager/secret:Secret", "name", "namePrefix", unique=("name",))
+replaces_on("aws:secretsmanager/secretVersion:SecretVersion", "secretId", "secretString", "secretBinary")
+replaces_on("aws:ssm/parameter:Parameter", "name", "dataType", unique=("name",))

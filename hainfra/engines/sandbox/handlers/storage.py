@@ -16,6 +16,7 @@ from hainfra.engines.sandbox.handlers import (
     ignore,
     ints,
     register,
+    replaces_on,
     tag_list,
 )
 
@@ -59,7 +60,13 @@ def delete_bucket(ctx: Ctx, rid: str, p: Props) -> None:
     s3(ctx).delete_bucket(Bucket=rid)  # BucketNotEmpty without forceDestroy: backups are never lost silently
 
 
-register("aws:s3/bucket:Bucket", Handler(create_bucket, delete_bucket, tag=tag_bucket))
+def update_bucket(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """force_destroy lives in state only (it is read by delete)."""
+    return {}
+
+
+register("aws:s3/bucket:Bucket", Handler(create_bucket, delete_bucket, update_bucket, frozenset({"forceDestroy"}),
+                                         tag=tag_bucket))
 
 
 def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str], None]) -> Handler:
@@ -142,3 +149,11 @@ register("aws:s3/bucketNotification:BucketNotification", bucket_config(
         Bucket=p["bucket"], NotificationConfiguration={"EventBridgeConfiguration": {}} if p.get("eventbridge") else {}),
     lambda ctx, b: s3(ctx).put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={})))
 
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:s3/bucket:Bucket", "bucket", "bucketPrefix", "objectLockEnabled", unique=("bucket",))
+for _token in ("BucketVersioning", "BucketServerSideEncryptionConfiguration", "BucketLifecycleConfiguration",
+               "BucketPublicAccessBlock", "BucketOwnershipControls", "BucketPolicy", "BucketNotification"):
+    # settings written into the bucket: one of each per bucket
+    replaces_on(f"aws:s3/{_token[0].lower()}{_token[1:]}:{_token}", "bucket", "expectedBucketOwner", unique=("bucket",))
