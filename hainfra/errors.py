@@ -42,6 +42,7 @@ class ResourceError(EngineError):
 
     def __init__(self, urn: str, message: str) -> None:
         self.urn = urn
+        self.reason = message
         super().__init__(f"{urn}: {message}")
 
 

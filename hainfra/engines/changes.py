@@ -205,10 +205,11 @@ def refuse_data_loss(replaced: Iterable[tuple[str, str]], allow: Iterable[str], 
     """
     by_type = {token: (key, lost) for key, (token, lost) in PROTECTED.items()}
     allowed = set(allow)
-    lost = [(by_type[t][0], name, by_type[t][1]) for t, name in replaced if t in by_type and by_type[t][0] not in allowed]
+    lost = [(by_type[t][0], name, by_type[t][1]) for t, name in dict.fromkeys(replaced)
+            if t in by_type and by_type[t][0] not in allowed]
     if lost:
         what = "; ".join(f"{name} ({key}): {loss}" for key, name, loss in lost)
         keys = sorted({key for key, _, _ in lost})
         raise ProtectedResourceError(
-            f"refusing to change stack {stack!r}: it would replace {what}. Nothing was changed. To accept the loss, "
+            f"refusing to change stack {stack!r}: it would replace or delete {what}. Nothing was changed. To accept the loss, "
             f"pass -p allow_replace '{json.dumps(keys)}'; to keep the data, revert the parameter that causes it")

@@ -312,6 +312,19 @@ class SandboxEngine(Engine):
                          self.config.allow_replace, self.config.stack)
         return plan, rows
 
+    def _apply(self, state: State, ctx: Ctx, plan: _Realiser) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The three phases of :func:`hainfra.engines.changes.order_steps`; the SDK orders the middle one."""
+        first = [state.resources[s.urn] for s in order_steps(plan.planned)
+                 if s.op == "delete-replaced" and s.urn in plan.deleted_first and s.urn in state.resources]
+        self._delete(ctx, state, first, [])
+        realiser, outputs = self._evaluate(state, ctx, apply=True, plan=plan)
+        removed = [e for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
+        rows = list(realiser.rows)
+        self._delete(ctx, state, removed, rows)
+        state.outputs = outputs
+        state.save()
+        return rows, outputs
+
     def preview(self) -> OperationResult:
         started = time.perf_counter()
         self._check_types()
@@ -334,15 +347,13 @@ class SandboxEngine(Engine):
             plan, _ = self._plan(state, ctx)
             state.meta["parameters"] = {key: getattr(self.config, key) for key in IMMUTABLE}
             state.save()
-            first = [state.resources[s.urn] for s in order_steps(plan.planned)
-                     if s.op == "delete-replaced" and s.urn in plan.deleted_first and s.urn in state.resources]
-            self._delete(ctx, state, first, [])
-            realiser, outputs = self._evaluate(state, ctx, apply=True, plan=plan)
-            removed = [e for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
-            rows = list(realiser.rows)
-            self._delete(ctx, state, removed, rows)
-            state.outputs = outputs
-            state.save()
+            try:
+                rows, outputs = self._apply(state, ctx, plan)
+            except ResourceError as exc:
+                stack = self.config.stack
+                raise ResourceError(exc.urn, f"{exc.reason}. Every step done so far is recorded and the stack is "
+                                             f"consistent; fix the cause, then `hainfra up --stack {stack}` resumes "
+                                             f"(`hainfra preview --stack {stack}` shows what remains)") from exc
         return OperationResult("up", changes_frame(rows), outputs, time.perf_counter() - started,
                                api_calls=dict(ctx.calls))
 

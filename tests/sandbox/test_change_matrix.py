@@ -1,0 +1,129 @@
+"""Day-2 change matrix on the sandbox: every parameter that may change on a live stack, one at a time.
+
+The cases and the per-case proof live in ``tests/change_matrix.py`` (shared with the Pulumi engine's
+test). Two chains, each on one deployed stack, run side by side under ``-n 2``. Parameters that
+cannot change live are refused at preview, and a change that would replace the backup bucket, the
+key or the secret is refused unless ``allow_replace`` names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from hainfra import verify
+from hainfra.aws import Ctx
+from hainfra.config import StackConfig
+from hainfra.engines import get_engine
+from hainfra.engines.base import OperationResult
+from hainfra.errors import ConfigError, ProtectedResourceError
+from tests.change_matrix import (
+    APPLICATION_CASES,
+    NETWORK_CASES,
+    TAGGABLE,
+    apply_case,
+    changed,
+    destroy_leaves_nothing,
+    kinds,
+    run_chain,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def test_network_parameters_change_live(make_config: Callable[..., StackConfig]) -> None:
+    destroy_leaves_nothing(run_chain(make_config(), NETWORK_CASES))
+
+
+def test_application_parameters_change_live(make_config: Callable[..., StackConfig]) -> None:
+    config = run_chain(make_config(), APPLICATION_CASES)
+    for tags in ({"Team": "ops"}, {}):  # tags change in place on every taggable kind, and go again
+        tagged = config.replace(extra_tags=tags)
+        expected = kinds(get_engine("sandbox", tagged).preview())
+        assert set(expected) == {"update"} and TAGGABLE <= expected["update"], expected
+        config = apply_case(tagged, expected)
+    destroy_leaves_nothing(config)
+
+
+
+
+def test_identity_parameters_are_refused_with_the_way(make_config: Callable[..., StackConfig]) -> None:
+    config = make_config()
+    get_engine("sandbox", config).up()
+    for change in ({"region": "eu-west-1"}, {"project": "other"}, {"environment": "staging"}):
+        field = next(iter(change))
+        with pytest.raises(ConfigError) as info:
+            get_engine("sandbox", config.replace(**change)).preview()
+        message = str(info.value)
+        assert info.value.field == field and "new stack" in message and "--stack" in message, message
+        with pytest.raises(ConfigError):
+            get_engine("sandbox", config.replace(**change)).up()
+    assert get_engine("sandbox", config).preview().no_changes, "a refused change touched nothing"
+    destroy_leaves_nothing(config)
+
+
+def test_data_loss_refused_unless_allowed(make_config: Callable[..., StackConfig]) -> None:
+    config = make_config()
+    engine = get_engine("sandbox", config)
+    outputs = engine.up().outputs
+    Ctx(config.aws_endpoint_url, config.region).client("s3").put_object(
+        Bucket=outputs["bucket_name"], Key="backup/1", Body=b"data")
+    renamed = config.replace(environment_suffix="blue")
+    for operation in ("preview", "up"):
+        with pytest.raises(ProtectedResourceError) as info:
+            getattr(get_engine("sandbox", renamed), operation)()
+        message = str(info.value)
+        assert "every backup object" in message and "backup" in message.split("replace or delete")[1], message
+        assert "backup_bucket" in message and "secret" in message and "allow_replace" in message
+    assert get_engine("sandbox", config).preview().no_changes, "the refused change touched nothing"
+    body = Ctx(config.aws_endpoint_url, config.region).client("s3").get_object(
+        Bucket=outputs["bucket_name"], Key="backup/1")["Body"].read()
+    assert body == b"data"
+
+    allowed = renamed.replace(allow_replace=["backup_bucket", "secret"])
+    preview = get_engine("sandbox", allowed).preview()
+    assert {"s3.Bucket", "secretsmanager.Secret"} <= kinds(preview)["replace"]
+    # empty the old bucket's objects is forceDestroy's job (dev); the change then goes through
+    final = apply_case(allowed, kinds(preview))
+    destroy_leaves_nothing(final)
+
+
+def test_interrupted_replacement_resumes_to_the_new_configuration(
+        make_config: Callable[..., StackConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step failing half-way through a VPC replacement: the error says what to run; running it finishes."""
+    from hainfra.engines.sandbox.handlers import REGISTRY, Handler
+
+    config = make_config()
+    get_engine("sandbox", config).up()
+    token = "aws:ec2/routeTable:RouteTable"
+    real = REGISTRY[token]
+
+    def broken(ctx: Ctx, p: dict[str, Any]) -> Any:
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setitem(REGISTRY, token, Handler(broken, real.delete, real.update, real.updatable, real.tag, real.find))
+    moved = config.replace(vpc_cidr="10.2.0.0/16")
+    with pytest.raises(Exception) as info:
+        get_engine("sandbox", moved).up()
+    assert f"hainfra up --stack {config.stack}" in str(info.value)
+    monkeypatch.setitem(REGISTRY, token, real)
+    remaining = get_engine("sandbox", moved).preview()
+    assert "replace" in set(remaining.changes["action"]) or "create" in set(remaining.changes["action"])
+    get_engine("sandbox", moved).up()
+    again = get_engine("sandbox", moved).up()
+    assert again.no_changes
+    vpc = Ctx(config.aws_endpoint_url, config.region).client("ec2").describe_vpcs(
+        VpcIds=[again.outputs["vpc_id"]])["Vpcs"][0]
+    assert vpc["CidrBlock"] == "10.2.0.0/16"
+    results = verify.run(moved, engine=get_engine("sandbox", moved), wait_seconds=5)
+    assert results[results["status"] == "fail"].empty
+    destroy_leaves_nothing(moved)
+
+
+def test_frame_helpers() -> None:
+    frame = pd.DataFrame([{"action": "update", "type": "aws:ec2/vpc:Vpc", "name": "v", "urn": "u", "changed": ""}])
+    result = OperationResult("preview", frame)
+    assert kinds(result) == {"update": {"ec2.Vpc"}} and changed(result) == {("v", "update")}
