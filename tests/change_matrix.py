@@ -90,7 +90,8 @@ NETWORK_CASES: list[tuple[dict[str, Any], Kinds]] = [
 APPLICATION_CASES: list[tuple[dict[str, Any], Kinds]] = [
     ({"instance_type": "t3.small"}, {"update": {"ec2.LaunchTemplate"}}),
     ({"asg_max": 8}, {"update": {"autoscaling.Group"}}),
-    ({"asg_min": 3, "asg_desired": 3}, {"update": {"autoscaling.Group"}}),
+    # the capacity alarm's threshold follows asg_min
+    ({"asg_min": 3, "asg_desired": 3}, {"update": {"autoscaling.Group", "cloudwatch.MetricAlarm"}}),
     ({"log_retention_days": 60}, {"update": {"cloudwatch.LogGroup"}}),
     ({"backup_glacier_days": 120}, {"update": {"s3.BucketLifecycleConfiguration"}}),
     ({"abort_upload_days": 3}, {"update": {"s3.BucketLifecycleConfiguration"}}),

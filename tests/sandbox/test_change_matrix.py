@@ -8,7 +8,14 @@ key or the secret is refused unless ``allow_replace`` names it.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +26,7 @@ from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.base import OperationResult
+from hainfra.engines.sandbox.state import State
 from hainfra.errors import ConfigError, ProtectedResourceError
 from tests.change_matrix import (
     APPLICATION_CASES,
@@ -77,15 +85,20 @@ def test_data_loss_refused_unless_allowed(make_config: Callable[..., StackConfig
             getattr(get_engine("sandbox", renamed), operation)()
         message = str(info.value)
         assert "every backup object" in message and "backup" in message.split("replace or delete")[1], message
-        assert "backup_bucket" in message and "secret" in message and "allow_replace" in message
+        # every name carries the suffix: the bucket, the secret and the key itself are new resources
+        assert all(f"({kind})" in message for kind in ("backup_bucket", "secret", "kms_key")), message
+        assert "allow_replace" in message
     assert get_engine("sandbox", config).preview().no_changes, "the refused change touched nothing"
     body = Ctx(config.aws_endpoint_url, config.region).client("s3").get_object(
         Bucket=outputs["bucket_name"], Key="backup/1")["Body"].read()
     assert body == b"data"
 
-    allowed = renamed.replace(allow_replace=["backup_bucket", "secret"])
+    with pytest.raises(ProtectedResourceError, match=r"\(kms_key\)") as partly:
+        get_engine("sandbox", renamed.replace(allow_replace=["backup_bucket", "secret"])).preview()
+    assert "(backup_bucket)" not in str(partly.value), "what is allowed is not listed again"
+    allowed = renamed.replace(allow_replace=["backup_bucket", "secret", "kms_key"])
     preview = get_engine("sandbox", allowed).preview()
-    assert {"s3.Bucket", "secretsmanager.Secret"} <= kinds(preview)["replace"]
+    assert {"s3.Bucket", "secretsmanager.Secret", "kms.Key"} <= kinds(preview)["delete"] & kinds(preview)["create"]
     # empty the old bucket's objects is forceDestroy's job (dev); the change then goes through
     final = apply_case(allowed, kinds(preview))
     destroy_leaves_nothing(final)
@@ -127,3 +140,36 @@ def test_frame_helpers() -> None:
     frame = pd.DataFrame([{"action": "update", "type": "aws:ec2/vpc:Vpc", "name": "v", "urn": "u", "changed": ""}])
     result = OperationResult("preview", frame)
     assert kinds(result) == {"update": {"ec2.Vpc"}} and changed(result) == {("v", "update")}
+
+
+def test_sigkill_mid_replacement_resumes_to_the_new_configuration(
+        make_config: Callable[..., StackConfig], hainfra_home: Path) -> None:
+    """Killed while the new VPC is being built beside the old one: the next up finishes, nothing is orphaned."""
+    config = make_config()
+    get_engine("sandbox", config).up()
+    moved = config.replace(vpc_cidr="10.3.0.0/16")
+    script = ("from hainfra.config import StackConfig\nfrom hainfra.engines import get_engine\n"
+              f"get_engine('sandbox', StackConfig.load({moved.as_dict()!r})).up()\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "HAINFRA_HOME": str(hainfra_home)})
+    state_file = hainfra_home / "stacks" / config.stack / "state.json"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        resources = json.loads(state_file.read_text() or "{}").get("resources", {})
+        if sum(1 for urn in resources if "#replaced-" in urn) >= 4:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    retired = [e for e in State.for_stack(config.stack).resources.values() if e.get("status") == "replaced"]
+    assert len(retired) >= 4, "killed half-way: old resources kept for deletion"
+
+    resumed = get_engine("sandbox", moved).preview()
+    assert "delete" in set(resumed.changes["action"]), "the old halves are still to be deleted"
+    get_engine("sandbox", moved).up()
+    state = State.for_stack(config.stack)
+    assert all(e["status"] == "created" for e in state.resources.values())
+    assert get_engine("sandbox", moved).up().no_changes
+    vpcs = Ctx(config.aws_endpoint_url, config.region).client("ec2").describe_vpcs(
+        Filters=[{"Name": "tag:Stack", "Values": [config.stack]}])["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs] == ["10.3.0.0/16"], "the old VPC is gone, the new one stays"
+    destroy_leaves_nothing(moved)

@@ -116,6 +116,8 @@ class _Realiser:
                 old: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         if old and old.get("status") == "pending" and handler.find:
             orphan = handler.find(self.ctx, inputs)  # half-made by a killed run: clean it up first
+            if orphan and orphan in self.state.ids():  # e.g. the old half of a replacement, same Name tag
+                orphan = None
             if orphan:
                 log.info("removing %s left half-made by an interrupted run", orphan)
                 handler.delete(self.ctx, orphan, inputs)

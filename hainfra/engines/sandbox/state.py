@@ -59,6 +59,11 @@ class State:
             self.resources[urn] = entry
             self._save()
 
+    def ids(self) -> set[str]:
+        """Physical ids of every resource the state knows (never a half-made orphan)."""
+        with self._lock:
+            return {e["id"] for e in self.resources.values() if e.get("id")}
+
     def retire(self, urn: str) -> str:
         """Keep a replaced resource under its own key until it is deleted (create-before-delete).
 
