@@ -173,3 +173,26 @@ def test_sigkill_mid_replacement_resumes_to_the_new_configuration(
         Filters=[{"Name": "tag:Stack", "Values": [config.stack]}])["Vpcs"]
     assert [v["CidrBlock"] for v in vpcs] == ["10.3.0.0/16"], "the old VPC is gone, the new one stays"
     destroy_leaves_nothing(moved)
+
+
+def test_in_place_moves_are_repeatable_after_a_kill(emulator: Any) -> None:
+    """Updates a killed run may already have applied (IGW to a new VPC, a subnet to a new table) run again cleanly."""
+    from hainfra.engines.sandbox.handlers.ec2 import create_rta, update_igw, update_rta
+
+    ctx = Ctx(emulator.url, "us-east-1")
+    ec2 = ctx.client("ec2")
+    vpcs = [ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"] for cidr in ("10.50.0.0/16", "10.51.0.0/16")]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpcs[0])
+    for _ in range(2):
+        update_igw(ctx, igw, {"vpcId": vpcs[0]}, {"vpcId": vpcs[1]})
+    attached = ec2.describe_internet_gateways(InternetGatewayIds=[igw])["InternetGateways"][0]["Attachments"]
+    assert [a["VpcId"] for a in attached] == [vpcs[1]]
+
+    subnet = ec2.create_subnet(VpcId=vpcs[0], CidrBlock="10.50.1.0/24")["Subnet"]["SubnetId"]
+    tables = [ec2.create_route_table(VpcId=vpcs[0])["RouteTable"]["RouteTableId"] for _ in range(2)]
+    first, _ = create_rta(ctx, {"subnetId": subnet, "routeTableId": tables[0]})
+    moved = update_rta(ctx, first, {}, {"subnetId": subnet, "routeTableId": tables[1]})["id"]
+    assert update_rta(ctx, first, {}, {"subnetId": subnet, "routeTableId": tables[1]})["id"] == moved
+    now = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])["RouteTables"]
+    assert [t["RouteTableId"] for t in now] == [tables[1]]

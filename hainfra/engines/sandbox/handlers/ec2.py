@@ -121,13 +121,17 @@ def create_igw(ctx: Ctx, p: Props) -> Created:
 
 
 def update_igw(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
-    """The provider moves a gateway to another VPC in place: detach, then attach."""
-    try:
-        ec2(ctx).detach_internet_gateway(InternetGatewayId=rid, VpcId=old["vpcId"])
-    except ClientError as exc:
-        if error_code(exc) != "Gateway.NotAttached" and "NotFound" not in error_code(exc):
-            raise
-    ec2(ctx).attach_internet_gateway(InternetGatewayId=rid, VpcId=new["vpcId"])
+    """The provider moves a gateway to another VPC in place: detach, then attach.
+
+    Read the attachments first: a killed run may have moved it already (the update must be repeatable).
+    """
+    gateway = ec2(ctx).describe_internet_gateways(InternetGatewayIds=[rid])["InternetGateways"][0]
+    attached = [a["VpcId"] for a in gateway.get("Attachments", [])]
+    for vpc in attached:
+        if vpc != new["vpcId"]:
+            ec2(ctx).detach_internet_gateway(InternetGatewayId=rid, VpcId=vpc)
+    if new["vpcId"] not in attached:
+        ec2(ctx).attach_internet_gateway(InternetGatewayId=rid, VpcId=new["vpcId"])
     return {}
 
 
@@ -250,7 +254,17 @@ def find_rta(ctx: Ctx, p: Props) -> str | None:
 
 
 def update_rta(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
-    """Point the subnet at another table in place (ReplaceRouteTableAssociation): the id changes."""
+    """Point the subnet at another table in place (ReplaceRouteTableAssociation): the id changes.
+
+    The subnet's current association is read first: a killed run may have replaced it already.
+    """
+    tables = ec2(ctx).describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [new["subnetId"]]}])
+    for table in tables["RouteTables"]:
+        for assoc in table.get("Associations", []):
+            if assoc.get("SubnetId") == new["subnetId"]:
+                if table["RouteTableId"] == new["routeTableId"]:
+                    return {"id": assoc["RouteTableAssociationId"]}
+                rid = assoc["RouteTableAssociationId"]
     return {"id": ec2(ctx).replace_route_table_association(AssociationId=rid, RouteTableId=new["routeTableId"])[
         "NewAssociationId"]}
 
