@@ -24,7 +24,7 @@ from hainfra.policy.graph import Graph, Resource
 from hainfra.policy.rules import RULES
 
 log = logging.getLogger(__name__)
-COLUMNS = ["rule", "severity", "mandatory", "status", "resource", "message", "fix", "controls", "reason"]
+COLUMNS = ["rule", "severity", "mandatory", "status", "resource", "message", "fix", "controls", "reason", "source"]
 
 
 @dataclass(frozen=True)
@@ -58,28 +58,81 @@ def evaluate_graph(graph: Graph, config: StackConfig | None = None,
                 "rule": rule.id, "severity": rule.severity, "mandatory": rule.is_mandatory(config),
                 "status": "suppressed" if suppressed else "violation", "resource": resource.label,
                 "message": message, "fix": rule.fix, "controls": rule.controls,
-                "reason": suppressed.reason if suppressed else "",
+                "reason": suppressed.reason if suppressed else "", "source": "hainfra",
             })
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def check(program: Callable[[], Any], config: StackConfig | None = None, *, project: str = "policy",
-          stack: str = "policy", suppressions: list[Suppression] | None = None) -> pd.DataFrame:
+          stack: str = "policy", suppressions: list[Suppression] | None = None,
+          checkov: bool = False) -> pd.DataFrame:
     """Evaluate any Pulumi Python program offline and return its findings.
 
     Args:
         program: a callable that declares resources (e.g. ``lambda: my_stack()``).
         config: hainfra config, if the program is hainfra's (enables prod-only and naming rules).
+        checkov: also run an installed checkov on the program's Terraform plan export and add its
+            findings (``source="checkov"``); see :mod:`hainfra.policy.checkov`.
     """
     region = config.region if config else "us-east-1"
     evaluation = evaluate(program, OfflineRealiser(region), project=project, stack=stack)
-    return evaluate_graph(graph_of(evaluation), config, suppressions)
+    findings = evaluate_graph(graph_of(evaluation), config, suppressions)
+    return _with_checkov(findings, evaluation, region, suppressions or [], {}) if checkov else findings
 
 
-def check_stack(config: StackConfig) -> pd.DataFrame:
-    """Findings for hainfra's own stack under ``config``."""
+def check_stack(config: StackConfig, checkov: bool = False) -> pd.DataFrame:
+    """Findings for hainfra's own stack under ``config`` (with checkov's when ``checkov``)."""
     evaluation, _ = evaluate_offline(config)  # shared with plan and the sandbox's type check
-    return evaluate_graph(graph_of(evaluation), config, hainfra_suppressions(config))
+    findings = evaluate_graph(graph_of(evaluation), config, hainfra_suppressions(config))
+    if not checkov:
+        return findings
+    from hainfra.policy import checkov as scanner
+
+    return _with_checkov(findings, evaluation, config.region,
+                         hainfra_suppressions(config) + scanner.stack_suppressions(config), scanner.OPEN_WORK)
+
+
+def _with_checkov(findings: pd.DataFrame, evaluation: Evaluation, region: str, suppressions: list[Suppression],
+                  open_work: dict[str, str]) -> pd.DataFrame:
+    from hainfra.policy import checkov as scanner
+
+    found = scanner.scan(_export(evaluation, region, skip_unmapped=True), suppressions, open_work)
+    merged = pd.concat([findings, found], ignore_index=True) if len(findings) else found
+    merged.attrs = {**findings.attrs, "checkov_passed": found.attrs["passed"], "checkov_failed": found.attrs["failed"]}
+    return merged
+
+
+def _export(evaluation: Evaluation, region: str, skip_unmapped: bool) -> Any:
+    from hainfra.policy import tfplan
+
+    resources = [Resource(r.type, r.name, r.urn, tfplan.redact_secrets(r.inputs), r.id, r.outputs)
+                 for r in evaluation.custom]
+    deps = {r.urn: r.dependencies for r in evaluation.custom}
+    return tfplan.export(resources, deps, region=region, skip_unmapped=skip_unmapped)
+
+
+def export_tfplan(program: Callable[[], Any], path: str | None = None, config: StackConfig | None = None, *,
+                  project: str = "policy", stack: str = "policy", skip_unmapped: bool = False) -> Any:
+    """Any Pulumi Python program as a Terraform plan JSON (what checkov's ``terraform_plan`` reads).
+
+    Returns the :class:`~hainfra.policy.tfplan.Export` (plan document, address → resource, skipped
+    types); writes it to ``path`` when given. See :mod:`hainfra.policy.tfplan`.
+    """
+    region = config.region if config else "us-east-1"
+    exported = _export(evaluate(program, OfflineRealiser(region), project=project, stack=stack), region,
+                       skip_unmapped)
+    if path:
+        exported.write(path)
+    return exported
+
+
+def export_stack_tfplan(config: StackConfig, path: str | None = None, skip_unmapped: bool = False) -> Any:
+    """hainfra's own stack under ``config`` as a Terraform plan JSON (shares the offline evaluation)."""
+    evaluation, _ = evaluate_offline(config)
+    exported = _export(evaluation, config.region, skip_unmapped)
+    if path:
+        exported.write(path)
+    return exported
 
 
 def mandatory(findings: pd.DataFrame) -> pd.DataFrame:

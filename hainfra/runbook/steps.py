@@ -18,6 +18,9 @@ from hainfra.policy import check_stack, gated_up
 from hainfra.stack import OUTPUTS
 
 log = logging.getLogger(__name__)
+# Archived notebooks show every row and column (all resources, the whole verify table), never "...".
+pd.set_option("display.max_rows", None, "display.max_columns", None, "display.max_colwidth", None,
+              "display.width", None)
 
 
 def load_config(stack: str, params: dict[str, Any] | None = None, config_file: str = "") -> StackConfig:
@@ -47,6 +50,50 @@ def resource_plan(config: StackConfig) -> pd.DataFrame:
 
 def policy_findings(config: StackConfig) -> pd.DataFrame:
     return check_stack(config)[["rule", "severity", "mandatory", "status", "resource", "message", "reason"]]
+
+
+def tfplan_export(config: StackConfig) -> pd.DataFrame:
+    """The stack as a Terraform plan JSON for checkov or any Terraform scanner: one row per resource.
+
+    Written to the stack's folder (``df.attrs['path']``); ``references`` are the relationships a
+    scanner's graph checks follow.
+    """
+    from hainfra.home import stack_dir
+    from hainfra.policy import export_stack_tfplan
+
+    path = stack_dir(config.stack) / "tfplan.json"
+    exported = export_stack_tfplan(config, str(path))
+    expressions = {r["address"]: r["expressions"] for r in exported.plan["configuration"]["root_module"]["resources"]}
+    df = pd.DataFrame([{"terraform": address, "pulumi": resource.label,
+                        "references": ", ".join(sorted(set(_references(expressions[address]))))}
+                       for address, resource in exported.addresses.items()])
+    df.attrs["path"] = str(path)
+    return df
+
+
+def _references(expressions: Any) -> list[str]:
+    """Referenced resource addresses (``aws_x.name``) anywhere in a resource's expressions."""
+    if isinstance(expressions, dict):
+        refs = expressions.get("references")
+        if isinstance(refs, list):
+            return [r for r in refs if r.count(".") == 1]
+        return [x for v in expressions.values() for x in _references(v)]
+    if isinstance(expressions, list):
+        return [x for v in expressions for x in _references(v)]
+    return []
+
+
+def checkov_findings(config: StackConfig) -> pd.DataFrame:
+    """checkov's findings on that export, when checkov is installed; otherwise one ``skip`` row saying why."""
+    from hainfra.policy import check_stack, checkov
+
+    columns = ["rule", "status", "resource", "message", "reason"]
+    if checkov.find() is None:
+        return pd.DataFrame([{"rule": "checkov", "status": "skip", "resource": "", "reason": "",
+                              "message": f"checkov is not installed (optional): set {checkov.ENV}, put it on PATH "
+                                         "or run scripts/test.sh"}], columns=columns)
+    findings = check_stack(config, checkov=True)
+    return findings[findings["source"] == "checkov"][columns].reset_index(drop=True)
 
 
 def topology(config: StackConfig) -> Any:
