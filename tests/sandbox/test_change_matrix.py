@@ -107,7 +107,9 @@ def test_data_loss_refused_unless_allowed(make_config: Callable[..., StackConfig
 def test_interrupted_replacement_resumes_to_the_new_configuration(
         make_config: Callable[..., StackConfig], monkeypatch: pytest.MonkeyPatch) -> None:
     """A step failing half-way through a VPC replacement: the error says what to run; running it finishes."""
-    from hainfra.engines.sandbox.handlers import REGISTRY, Handler
+    from dataclasses import replace
+
+    from hainfra.engines.sandbox.handlers import REGISTRY
 
     config = make_config()
     get_engine("sandbox", config).up()
@@ -117,7 +119,7 @@ def test_interrupted_replacement_resumes_to_the_new_configuration(
     def broken(ctx: Ctx, p: dict[str, Any]) -> Any:
         raise RuntimeError("injected failure")
 
-    monkeypatch.setitem(REGISTRY, token, Handler(broken, real.delete, real.update, real.updatable, real.tag, real.find))
+    monkeypatch.setitem(REGISTRY, token, replace(real, create=broken))
     moved = config.replace(vpc_cidr="10.2.0.0/16")
     with pytest.raises(Exception) as info:
         get_engine("sandbox", moved).up()
