@@ -6,11 +6,9 @@ deny — so the stack's TLS-only policy (Deny when aws:SecureTransport is false)
 deny every request. The emulator serves
 TLS only, so every request has aws:SecureTransport=true; with that context and the IAM
 rule that a statement whose conditions do not hold does not apply, the policy behaves
-as on AWS. And a deleted NAT gateway frees its Elastic IP, as on AWS (moto keeps the
-association, so a replacement NAT gateway on the same EIP could never be created), and an
-Auto Scaling group launches from a launch template version made by CreateLaunchTemplateVersion
-(moto stores that version's user data unwrapped and fails an assertion). Nothing else of moto
-is changed.
+as on AWS. What moto lacks and a check or drill needs (the instance agent, Auto Scaling
+replacement and AZ balance, the server certificate scripts verify) is installed by
+``hainfra.engines.sandbox.emulation`` and documented there as emulation.
 
 Serving (see ``serve_concurrently`` and ``die_with_owner``): each connection does its TLS
 handshake on its own thread, so an idle client cannot block the others, and a private
@@ -60,34 +58,6 @@ def patch_moto() -> None:
 
     IAMPolicyStatement.is_action_permitted = statement_permission
     FakeBucket.get_permission = bucket_permission
-    _free_eip_on_nat_delete()
-    _wrap_template_version_user_data()
-
-
-def _wrap_template_version_user_data() -> None:
-    from moto.core.types import Base64EncodedString
-    from moto.ec2.models.launch_templates import LaunchTemplateVersion
-
-    def user_data(self: Any) -> Any:
-        value = self.data.get("UserData")
-        return Base64EncodedString(value) if isinstance(value, str) else value
-
-    LaunchTemplateVersion.user_data = property(user_data)
-
-
-def _free_eip_on_nat_delete() -> None:
-    from moto.ec2.models.nat_gateways import NatGatewayBackend
-
-    delete = NatGatewayBackend.delete_nat_gateway
-
-    def delete_nat_gateway(self: Any, nat_gateway_id: str) -> Any:
-        nat = delete(self, nat_gateway_id)
-        for eip in list(self.addresses):
-            if eip.eni is not None and eip.eni is getattr(nat, "_eni", None):
-                self.disassociate_address(address=eip.public_ip)
-        return nat
-
-    NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
 
 
 # --- serving: start-up, TLS, threads ---------------------------------------------------------------
@@ -106,17 +76,17 @@ class LazyHandshakeContext(ssl.SSLContext):
 
 
 def tls_context() -> ssl.SSLContext:
-    """A fresh self-signed certificate for 127.0.0.1; its key file is removed once loaded."""
-    from cryptography.hazmat.primitives import serialization
-    from werkzeug.serving import generate_adhoc_ssl_pair
+    """The emulator's certificate for 127.0.0.1/localhost (``emulation.server_certificate``, which
+    scripts run by the instance agent verify); its key file is removed once loaded."""
+    from hainfra.engines.sandbox import emulation
 
-    cert, key = generate_adhoc_ssl_pair()
+    cert_pem, key_pem = emulation.server_certificate()
     context = LazyHandshakeContext(ssl.PROTOCOL_TLS_SERVER)
     with tempfile.TemporaryDirectory(prefix="hainfra-tls-") as tmp:
         cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                               serialization.NoEncryption()))
+        cert_file.write_bytes(cert_pem)
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(key_pem)
         context.load_cert_chain(cert_file, key_file)
     return context
 
@@ -147,11 +117,15 @@ def die_with_owner(owner: int, interval: float = 0.2) -> threading.Thread:
 def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
+    from hainfra.engines.sandbox import emulation
+
+    argv = argv if argv is not None else sys.argv[1:]
     if os.environ.get(OWNER_ENV):
         die_with_owner(int(os.environ[OWNER_ENV]))
     patch_moto()
+    emulation.install(argv)
     serve_concurrently()
-    moto_main(argv if argv is not None else sys.argv[1:])
+    moto_main(argv)
 
 
 if __name__ == "__main__":
