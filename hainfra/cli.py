@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from hainfra import redact
 from hainfra.errors import HainfraError
 
 log = logging.getLogger("hainfra")
@@ -30,10 +31,23 @@ def _table(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
     return df[list(columns) if columns else df.columns].to_string(index=False)
 
 
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    """``-p`` and ``--secret-file`` parameters; a secret given with ``-p`` is used, with a warning."""
+    from hainfra.config import ENV_PREFIX, SECRET_FIELDS, read_secret_file
+
+    params: dict[str, Any] = dict(args.param or [])
+    for name in SECRET_FIELDS & set(params):
+        log.warning("-p %s puts a secret on the command line, visible in `ps` and shell history; "
+                    "set $%s%s or pass --secret-file %s FILE instead", name, ENV_PREFIX, name.upper(), name)
+    for name, path in getattr(args, "secret_file", None) or []:
+        params[name] = read_secret_file(name, path)
+    return params
+
+
 def _config(args: argparse.Namespace) -> Any:
     from hainfra.config import StackConfig
 
-    params: dict[str, Any] = dict(args.param or [])
+    params = _params(args)
     params["stack"] = args.stack
     if getattr(args, "engine", None):
         params["engine"] = args.engine
@@ -179,7 +193,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from hainfra.runbook import runner
 
-    record = runner.run_stage(args.stage, stack=args.stack, params=dict(args.param or []), params_file=args.file,
+    record = runner.run_stage(args.stage, stack=args.stack, params=_params(args), params_file=args.file,
                               archive_root=args.archive)
     print(runner.describe(record))
     print(runner.signed_by([record]))
@@ -189,7 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_runbook(args: argparse.Namespace) -> int:
     from hainfra.runbook import runner
 
-    records = runner.run_runbook(stack=args.stack, params=dict(args.param or []), params_file=args.file,
+    records = runner.run_runbook(stack=args.stack, params=_params(args), params_file=args.file,
                                  keep=args.keep, archive_root=args.archive, timeout=args.timeout,
                                  drill=args.drill or "")
     print(runner.summary(records, args.archive))
@@ -240,8 +254,14 @@ def _stack_args(p: argparse.ArgumentParser, engine: bool = True) -> None:
     p.add_argument("--stack", required=True, help="stack name")
     p.add_argument("--config", help="YAML file of parameters")
     p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="parameter (repeatable)")
+    _secret_file_arg(p)
     if engine:
         p.add_argument("--engine", choices=["sandbox", "pulumi"], help="engine (default: the engine parameter)")
+
+
+def _secret_file_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--secret-file", nargs=2, action="append", metavar=("NAME", "PATH"),
+                   help="a secret parameter read from a file, never on the command line (repeatable)")
 
 
 def _archive_arg(p: argparse.ArgumentParser) -> None:
@@ -298,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("stage", choices=["configure", "deploy", "verify", "drill", "teardown"])
         p.add_argument("--stack", required=True)
         p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+        _secret_file_arg(p)
         p.add_argument("-f", "--file", help="YAML file of parameters")
         _archive_arg(p)
         if name == "runbook":
@@ -325,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # debug logs show request bodies: keep secrets out of them
+        handler.addFilter(redact.LogFilter())
     try:
         return args.func(args)
     except HainfraError as exc:
@@ -339,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         home().mkdir(parents=True, exist_ok=True)
         path = home() / "hainfra.log"
         with path.open("a") as fh:
-            fh.write(traceback.format_exc())
+            fh.write(redact.scrub_log_text(traceback.format_exc()))
         print(f"unexpected error: {traceback.format_exc().splitlines()[-1]} (traceback in {path})", file=sys.stderr)
         return 3
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -19,12 +20,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from hainfra import naming
+from hainfra import naming, redact
 from hainfra.cidr import MAX_AZS, SUBNET_PREFIX_STEP
+from hainfra.data import check_data, load_yaml
 from hainfra.errors import ConfigError
 
+log = logging.getLogger(__name__)
 ENVIRONMENTS = ("dev", "staging", "prod")
 NAT_STRATEGIES = ("per_az", "single")
 ENGINES = ("sandbox", "pulumi")
@@ -35,7 +36,18 @@ LOG_RETENTION_DAYS = (
 )
 REQUIRED_TAGS = ("Project", "Environment", "ManagedBy", "Stack")
 ALLOW_REPLACE = ("backup_bucket", "kms_key", "secret")  # hainfra.engines.changes.PROTECTED's keys
+# Set on every taggable resource by the stack program (the resource's kind, e.g. ec2.Vpc).
+RESOURCE_TYPE_TAG = "ResourceType"
+# Minimum retention Security Hub CloudWatch.16 accepts; prod's default.
+PROD_LOG_RETENTION_DAYS = 365
 ENV_PREFIX = "HAINFRA_"
+# Upper bounds where AWS has none that would stop a typo before it costs money: an Auto Scaling group
+# of more than 1000 instances exceeds every default EC2 quota; S3 lifecycle days are bounded at 100 years.
+MAX_ASG_SIZE = 1000
+MAX_LIFECYCLE_DAYS = 36500
+# A secret parameter given as this placeholder is read from the environment variable HAINFRA_<NAME>:
+# the runner hands secrets to the kernel that way, so the parameters cell only ever shows the placeholder.
+SECRET_FROM_ENV = "[secret: from the kernel environment]"
 
 
 def _param(default: Any, doc: str, **meta: Any) -> Any:
@@ -61,15 +73,20 @@ class StackConfig:
     instance_type: str = _param("t3.micro", "EC2 instance type of the application tier.")
     asg_min: int = _param(3, "Auto Scaling group minimum size.")
     asg_desired: int = _param(3, "Auto Scaling group desired capacity.")
-    asg_max: int = _param(6, "Auto Scaling group maximum size.")
-    log_retention_days: int = _param(30, "Retention of every log group (a CloudWatch-allowed value).")
+    asg_max: int = _param(6, "Auto Scaling group maximum size (at most 1000).")
+    log_retention_days: int | None = _param(None, "Retention of every log group (a CloudWatch-allowed value); "
+                                                  "default 365 in prod (CloudWatch.16), 30 elsewhere.")
     backup_ia_days: int = _param(30, "Days before noncurrent backup versions move to STANDARD_IA (>= 30).")
     backup_glacier_days: int = _param(90, "Days before noncurrent backup versions move to GLACIER.")
-    backup_expire_days: int = _param(365, "Days before noncurrent backup versions expire.")
+    backup_expire_days: int = _param(365, "Days before noncurrent backup versions expire (at most 36500).")
     abort_upload_days: int = _param(7, "Days before incomplete multipart uploads are aborted.")
-    extra_tags: dict = _param({}, "Extra tags on every taggable resource (cannot override required tags).")
+    extra_tags: dict = _param({}, "Extra tags on every taggable resource (cannot override required tags; "
+                                  "no secret-looking keys).")
     allow_replace: list = _param([], "Data-holding resources a change may replace, losing their data: any of "
                                      "backup_bucket, kms_key, secret (default: none; such a change is refused).")
+    interface_endpoints: bool | None = _param(None, "Interface VPC endpoints for SSM, SSM Messages, EC2 Messages, EC2 "
+                                                    "and Logs (instances keep SSM and logs without a NAT); default on "
+                                                    "in prod, off elsewhere (each costs per AZ-hour).")
     alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
     certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
     engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")
@@ -85,8 +102,10 @@ class StackConfig:
                                                   "(nobody, not even root, can delete before expiry).")
     archive_lock_days: int = _param(365, "Days each mirrored record is locked against deletion, 1-36500.")
     pulumi_config_passphrase: str = field(
-        default="", repr=False, metadata={"doc": "Secret. Passphrase of the pulumi engine's secrets provider "
-                                                 "(default: $PULUMI_CONFIG_PASSPHRASE); never archived.", "secret": True})
+        default="", repr=False, metadata={"doc": "Secret (8+ characters). Passphrase of the pulumi engine's secrets "
+                                                 "provider; give it as $HAINFRA_PULUMI_CONFIG_PASSPHRASE or --secret-file "
+                                                 "(default: $PULUMI_CONFIG_PASSPHRASE); never in a notebook.",
+                                          "secret": True})
 
     # --- derived values, computed once -------------------------------------------------
     @property
@@ -102,6 +121,18 @@ class StackConfig:
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def retention_days(self) -> int:
+        """Log retention in days: the explicit value, else 365 in prod (CloudWatch.16) and 30 elsewhere."""
+        if self.log_retention_days is not None:
+            return self.log_retention_days
+        return PROD_LOG_RETENTION_DAYS if self.is_prod else 30
+
+    @property
+    def endpoints_enabled(self) -> bool:
+        """Whether the interface VPC endpoints exist: the explicit switch, else on in prod only."""
+        return self.is_prod if self.interface_endpoints is None else self.interface_endpoints
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,14 +163,17 @@ class StackConfig:
                 raw[key[len(ENV_PREFIX):].lower()] = (value, f"environment {key}")
         for key, value in (params or {}).items():
             raw[key] = (value, "parameter")
-        return cls.from_raw(raw)
+        return cls.from_raw(_secrets_from_env(raw, env))
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, tuple[Any, str]]) -> StackConfig:
         problems: list[tuple[str, object, str]] = []
         values: dict[str, Any] = {}
         for key, (value, source) in raw.items():
-            if key not in FIELDS:
+            bad_data = check_data(str(key), value)
+            if bad_data:  # before anything else looks at it: a value that is not plain data is never used
+                problems += [(f, MASK if key in SECRET_FIELDS else v, f"{fix} (from {source})") for f, v, fix in bad_data]
+            elif key not in FIELDS:
                 problems.append((key, value, f"unknown parameter (from {source}); {_suggest(key)}"))
                 continue
             try:
@@ -152,6 +186,7 @@ class StackConfig:
         problems = validate(config)
         if problems:
             raise ConfigError(problems)
+        redact.remember(*(getattr(config, name) for name in SECRET_FIELDS))  # hidden from every log line
         return config
 
     def replace(self, **changes: Any) -> StackConfig:
@@ -173,7 +208,7 @@ def describe() -> list[dict[str, str]]:
     rows = []
     for f in dataclasses.fields(StackConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        rows.append({"parameter": f.name, "type": _type_name(f), "default": repr(default), "description": f.metadata["doc"]})
+        rows.append({"parameter": f.name, "type": _type_name(f).replace(" | None", " or None"), "default": repr(default), "description": f.metadata["doc"]})
     return rows
 
 
@@ -187,30 +222,62 @@ def _suggest(key: str) -> str:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML file of parameters; ConfigError naming the file when missing, malformed or not a mapping."""
+    """A parameter file (``--config``, ``-f``, ``config_file``): a mapping of plain data; ConfigError naming it."""
     if not path.is_file():
         raise ConfigError.one("config file", str(path), "no such file; pass an existing YAML file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError.one("config file", str(path), f"not valid YAML: {exc}") from exc
+    data = load_yaml(path.read_text(), f"file {path}") or {}
     if not isinstance(data, dict):
         raise ConfigError.one("config file", str(path), "must hold a mapping of parameter names to values")
     return data
 
 
+def read_secret_file(name: str, path: str | Path) -> str:
+    """A secret parameter's value from a file (``--secret-file NAME PATH``): never on a command line.
+
+    The file holds the value alone; one trailing newline (``echo … > file``) is dropped.
+    """
+    if name not in SECRET_FIELDS:
+        raise ConfigError.one("--secret-file", name, f"not a secret parameter; use one of {', '.join(sorted(SECRET_FIELDS))}")
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError.one(name, str(path), "no such secret file; pass an existing file holding the value")
+    if file.stat().st_mode & 0o077:
+        log.warning("secret file %s is readable by other users; chmod 600 it", path)
+    return file.read_text().removesuffix("\n").removesuffix("\r")
+
+
+def _secrets_from_env(raw: dict[str, tuple[Any, str]], env: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    """Resolve :data:`SECRET_FROM_ENV` placeholders of secret fields from ``HAINFRA_<NAME>``."""
+    resolved = dict(raw)
+    for key in SECRET_FIELDS & set(raw):
+        if raw[key][0] == SECRET_FROM_ENV:
+            var = f"{ENV_PREFIX}{key.upper()}"
+            if not env.get(var):
+                raise ConfigError.one(key, SECRET_FROM_ENV, f"the secret was to come from ${var}, which is not set")
+            resolved[key] = (env[var], f"environment {var}")
+    return resolved
+
+
 def _coerce(name: str, value: Any) -> Any:
-    """Check a value's type; strings from a command line or environment are parsed."""
+    """Check a value's type; strings from a command line or environment are parsed as plain-data YAML."""
     kind = _type_name(FIELDS[name])
+    if kind.endswith(" | None"):  # optional: None (or an empty/"auto" string) means "the derived default"
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto", "none", "null")):
+            return None
+        kind = kind.removesuffix(" | None")
     if kind == "str":
         if not isinstance(value, str):
             raise ValueError(f"must be a string, got {type(value).__name__}")
         return value
     if isinstance(value, str):
         try:
-            value = yaml.safe_load(value) if value.strip() else ({} if kind == "dict" else [])
-        except yaml.YAMLError as exc:
-            raise ValueError(f"cannot parse as {kind}: {exc}") from exc
+            value = load_yaml(value, f"parameter {name}", name) if value.strip() else ({} if kind == "dict" else [])
+        except ConfigError as exc:
+            raise ValueError("; ".join(f"{p}: {fix}" for p, _, fix in exc.problems)) from None
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {value!r}")
+        return value
     expected = {"int": int, "dict": dict, "list": list}[kind]
     if isinstance(value, bool) or not isinstance(value, expected):
         raise ValueError(f"must be {kind}, got {type(value).__name__}")
@@ -263,11 +330,13 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
     if c.asg_min < 0 or not c.asg_min <= c.asg_desired <= c.asg_max:
         p.append(("asg_desired", (c.asg_min, c.asg_desired, c.asg_max),
                   "need 0 <= asg_min <= asg_desired <= asg_max"))
+    elif c.asg_max > MAX_ASG_SIZE:
+        p.append(("asg_max", c.asg_max, f"use at most {MAX_ASG_SIZE} instances (beyond every default EC2 quota)"))
     elif c.asg_max < 1:
         p.append(("asg_max", c.asg_max, "need at least 1 instance"))
     if c.is_prod and c.asg_min < c.az_count:
         p.append(("asg_min", c.asg_min, f"prod needs at least one instance per AZ: set asg_min >= az_count ({c.az_count})"))
-    if c.log_retention_days not in LOG_RETENTION_DAYS:
+    if c.log_retention_days is not None and c.log_retention_days not in LOG_RETENTION_DAYS:
         p.append(("log_retention_days", c.log_retention_days,
                   f"use a CloudWatch retention value: {', '.join(map(str, LOG_RETENTION_DAYS))}"))
     if c.backup_ia_days < 30:
@@ -275,12 +344,15 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
     if not c.backup_ia_days < c.backup_glacier_days < c.backup_expire_days:
         p.append(("backup_glacier_days", (c.backup_ia_days, c.backup_glacier_days, c.backup_expire_days),
                   "need backup_ia_days < backup_glacier_days < backup_expire_days"))
+    elif c.backup_expire_days > MAX_LIFECYCLE_DAYS:
+        p.append(("backup_expire_days", c.backup_expire_days, f"use at most {MAX_LIFECYCLE_DAYS} days (100 years)"))
     if not 1 <= c.abort_upload_days <= 365:
         p.append(("abort_upload_days", c.abort_upload_days, "use 1 to 365 days"))
     p += _validate_tags(c.extra_tags)
     for item in c.allow_replace:
         if item not in ALLOW_REPLACE:
             p.append(("allow_replace", item, f"use a list of {', '.join(ALLOW_REPLACE)}"))
+    p += _validate_secrets(c)
     if c.alarm_email and not _EMAIL.match(c.alarm_email):
         p.append(("alarm_email", c.alarm_email, "use an e-mail address such as ops@example.com, or leave empty"))
     if c.certificate_arn and not _CERT_ARN.match(c.certificate_arn):
@@ -333,6 +405,9 @@ def _validate_cidr(c: StackConfig) -> list[tuple[str, object, str]]:
         return [("vpc_cidr", c.vpc_cidr, "use a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")]
     problems = []
     for other in c.avoid_cidrs:
+        if not isinstance(other, str):  # ipaddress also takes packed bytes and integers
+            problems.append(("avoid_cidrs", other, "use CIDR strings such as 172.16.0.0/12"))
+            continue
         try:
             other_net = ipaddress.ip_network(other, strict=False)
         except (ValueError, TypeError):
@@ -348,13 +423,24 @@ def _validate_tags(tags: dict) -> list[tuple[str, object, str]]:
     for key, value in tags.items():
         if not isinstance(key, str) or not isinstance(value, str):
             p.append(("extra_tags", {key: value}, "tag keys and values must be strings"))
-        elif key in REQUIRED_TAGS or key == "Name":
+        elif key in REQUIRED_TAGS or key in ("Name", RESOURCE_TYPE_TAG):
             p.append(("extra_tags", key, f"{key} is set by hainfra; remove it from extra_tags"))
+        elif redact.looks_secret(key):
+            p.append(("extra_tags", key, "tags are readable by anyone who can list resources and are no place for a "
+                                         "secret: store it in AWS Secrets Manager (the stack's secret_arn) and tag "
+                                         "the name of the secret instead"))
         elif key.lower().startswith("aws:"):
             p.append(("extra_tags", key, "the aws: prefix is reserved by AWS; rename the tag"))
         elif not 1 <= len(key) <= 128 or len(value) > 256:
             p.append(("extra_tags", key, "keys need 1-128 characters, values at most 256"))
     return p
+
+
+def _validate_secrets(c: StackConfig) -> list[tuple[str, object, str]]:
+    """A secret too short to redact reliably is refused as weak rather than archived unredacted."""
+    return [(name, MASK, f"shorter than {redact.MIN_SECRET_LENGTH} characters: too weak to protect, and too short "
+                         "to be told apart from ordinary text when redacting; use a longer secret")
+            for name in sorted(SECRET_FIELDS) if getattr(c, name) and redact.weak(getattr(c, name))]
 
 
 def _validate_names(c: StackConfig) -> list[tuple[str, object, str]]:

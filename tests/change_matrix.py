@@ -71,7 +71,8 @@ def run_chain(config: StackConfig, cases: list[tuple[dict[str, Any], Kinds]], ex
 
 NETWORK = ({"ec2.Vpc", "ec2.Subnet", "ec2.RouteTable", "ec2.Route", "ec2.RouteTableAssociation", "ec2.NetworkAcl",
             "ec2.NetworkAclAssociation", "ec2.SecurityGroup", "ec2.DefaultSecurityGroup", "ec2.FlowLog",
-            "ec2.NatGateway", "lb.TargetGroup", "lb.Listener", "autoscaling.Group", "cloudwatch.MetricAlarm"})
+            "ec2.NatGateway", "ec2.VpcEndpoint", "lb.TargetGroup", "lb.Listener", "autoscaling.Group",
+            "cloudwatch.MetricAlarm"})
 
 NETWORK_CASES: list[tuple[dict[str, Any], Kinds]] = [
     # a new CIDR: the VPC and everything whose replace-forcing input comes from it (Pulumi's own preview)
@@ -79,10 +80,10 @@ NETWORK_CASES: list[tuple[dict[str, Any], Kinds]] = [
                                    "update": {"ec2.InternetGateway", "lb.LoadBalancer", "ec2.LaunchTemplate"}}),
     ({"az_count": 4}, {"create": {"ec2.Subnet", "ec2.Eip", "ec2.NatGateway", "ec2.RouteTable", "ec2.Route",
                                   "ec2.RouteTableAssociation", "ec2.NetworkAclAssociation"},
-                       "update": {"lb.LoadBalancer", "autoscaling.Group"}}),
+                       "update": {"lb.LoadBalancer", "autoscaling.Group", "ec2.VpcEndpoint"}}),
     ({"az_count": 3}, {"delete": {"ec2.Subnet", "ec2.Eip", "ec2.NatGateway", "ec2.RouteTable", "ec2.Route",
                                   "ec2.RouteTableAssociation", "ec2.NetworkAclAssociation"},
-                       "update": {"lb.LoadBalancer", "autoscaling.Group"}}),
+                       "update": {"lb.LoadBalancer", "autoscaling.Group", "ec2.VpcEndpoint"}}),
     ({"nat_strategy": "single"}, {"delete": {"ec2.Eip", "ec2.NatGateway"}, "update": {"ec2.Route"}}),
     ({"nat_strategy": "per_az"}, {"create": {"ec2.Eip", "ec2.NatGateway"}, "update": {"ec2.Route"}}),
 ]
@@ -92,7 +93,8 @@ APPLICATION_CASES: list[tuple[dict[str, Any], Kinds]] = [
     ({"asg_max": 8}, {"update": {"autoscaling.Group"}}),
     # the capacity alarm's threshold follows asg_min
     ({"asg_min": 3, "asg_desired": 3}, {"update": {"autoscaling.Group", "cloudwatch.MetricAlarm"}}),
-    ({"log_retention_days": 60}, {"update": {"cloudwatch.LogGroup"}}),
+    # log groups, and the log bucket's expiry (it follows the log retention)
+    ({"log_retention_days": 60}, {"update": {"cloudwatch.LogGroup", "s3.BucketLifecycleConfiguration"}}),
     ({"backup_glacier_days": 120}, {"update": {"s3.BucketLifecycleConfiguration"}}),
     ({"abort_upload_days": 3}, {"update": {"s3.BucketLifecycleConfiguration"}}),
     ({"alarm_email": "ops@example.com"}, {"create": {"sns.TopicSubscription"}}),

@@ -1,4 +1,4 @@
-"""The audit archive's files: run records written once, and secret redaction.
+"""The audit archive's files: run records written once, redacted by ``hainfra.redact``.
 
 Layout::
 
@@ -13,14 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-SECRET_PARAM = re.compile(r"(password|passwd|passphrase|secret|token|api[-_]?key|private[-_]?key|credential)", re.I)
-REDACTED = "[REDACTED]"
-MIN_SECRET_LENGTH = 6
+from hainfra import redact
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -31,40 +28,14 @@ def sha256_file(path: Path) -> str:
     return sha256_bytes(path.read_bytes())
 
 
-# --- redaction -------------------------------------------------------------------------------------
-def secret_parameters(params: dict[str, Any]) -> dict[str, str]:
-    """Parameters whose names look secret (password, secret, token, key...), by name."""
-    found = {}
+# --- redaction (the logic lives in hainfra.redact) ---------------------------------------------------
+def redact_text(text: str, secrets: Iterable[str]) -> tuple[str, int]:
+    """Replace every form of every secret in ``text`` (see :class:`hainfra.redact.Redactor`); (text, count).
 
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif SECRET_PARAM.search(prefix.split(".")[-1]) and isinstance(value, str) and value:
-            found[prefix] = value
-
-    walk("", params)
-    return found
-
-
-def redact_params(params: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``params`` with secret-looking values replaced."""
-    if isinstance(params, dict):
-        return {k: (REDACTED if SECRET_PARAM.search(str(k)) and isinstance(v, str) and v else redact_params(v))
-                for k, v in params.items()}
-    return params
-
-
-def redact(text: str, secrets: Iterable[str]) -> tuple[str, int]:
-    """Replace every occurrence of every secret value; returns (text, replacements)."""
-    count = 0
-    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
-        for form in {secret, json.dumps(secret)[1:-1]}:  # raw and as it appears inside JSON strings
-            n = text.count(form)
-            if n:
-                text = text.replace(form, REDACTED)
-                count += n
-    return text, count
+    Weak secrets were refused before the run (exit 2); here, while archiving, they are skipped rather
+    than failing the archive write.
+    """
+    return redact.Redactor(s for s in secrets if s and not redact.weak(s)).text(text)
 
 
 # --- writing -------------------------------------------------------------------------------------------

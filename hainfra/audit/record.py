@@ -144,7 +144,7 @@ def _finish(stage: Stage) -> None:
 def _redacted_cell(cell: dict[str, Any] | None, secrets: list[str]) -> dict[str, Any] | None:
     if not cell:
         return cell
-    return {**cell, "evalue": archive.redact(str(cell.get("evalue", "")), secrets)[0]}
+    return {**cell, "evalue": archive.redact_text(str(cell.get("evalue", "")), secrets)[0]}
 
 
 def spool_run(record: dict[str, Any], files: dict[str, bytes], error: BaseException) -> Path:

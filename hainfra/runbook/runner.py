@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import logging
+import os
 import subprocess
 import tempfile
 import time
@@ -18,13 +19,12 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from hainfra import __version__, audit
+from hainfra import __version__, audit, redact
 from hainfra.audit import archive
 from hainfra.audit import record as audit_record
 from hainfra.aws import Ctx
-from hainfra.config import FIELDS, StackConfig, read_yaml
+from hainfra.config import ENV_PREFIX, FIELDS, SECRET_FIELDS, SECRET_FROM_ENV, StackConfig, read_yaml
+from hainfra.data import check_data, load_yaml
 from hainfra.engines import get_engine, private_emulator, served_emulator
 from hainfra.errors import ConfigError
 
@@ -62,7 +62,9 @@ def _coerce_stage_param(name: str, value: Any, declared: dict[str, Any]) -> Any:
     if python is None:
         return value
     if isinstance(value, str) and kind != "str":
-        value = yaml.safe_load(value)
+        value = load_yaml(value, f"parameter {name}", name)
+        if check_data(name, value):  # .nan, .inf
+            raise ConfigError(check_data(name, value))
     if not isinstance(value, python) or (kind != "bool" and isinstance(value, bool)):
         raise ConfigError.one(name, value, f"must be {kind}")
     return float(value) if kind == "float" else value
@@ -73,8 +75,10 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
     declared = notebook_parameters(stage)
     stage_params: dict[str, Any] = {}
     config_params: dict[str, Any] = {}
-    problems = []
+    problems = [p for name, value in params.items() for p in check_data(str(name), value)]
     for name, value in params.items():
+        if problems:
+            break  # a value that is not plain data is never looked at further
         if name in FIELDS:
             config_params[name] = value
         elif name in declared and name not in COMMON_PARAMETERS:
@@ -89,11 +93,47 @@ def split_parameters(stage: str, stack: str, params: dict[str, Any]) -> tuple[di
         raise ConfigError(problems)
     config = StackConfig.load({**config_params, "stack": stack})
     typed = {k: getattr(config, k) for k in config_params}  # CLI strings become typed values
-    return {"stack": stack, "params": typed, **stage_params}, config
+    return {"stack": stack, "params": _without_secrets(typed), **stage_params}, config
+
+
+def _without_secrets(params: dict[str, Any]) -> dict[str, Any]:
+    """Secret fields as the placeholder: their values travel in the kernel's environment (:func:`kernel_env`)."""
+    return {k: (SECRET_FROM_ENV if k in SECRET_FIELDS and v else v) for k, v in params.items()}
+
+
+def kernel_env(config: StackConfig) -> dict[str, str]:
+    """The run's secrets as ``HAINFRA_<NAME>`` variables for the kernel (never its command line or cell)."""
+    return {f"{ENV_PREFIX}{name.upper()}": getattr(config, name) for name in SECRET_FIELDS if getattr(config, name)}
+
+
+def run_secrets(config: StackConfig, params: dict[str, Any]) -> list[str]:
+    """Values to redact that the run knows before it starts: secret fields, secret-looking other parameters."""
+    values = [getattr(config, name) for name in SECRET_FIELDS if getattr(config, name)]
+    return values + redact.secret_values({k: v for k, v in params.items() if k not in FIELDS})
+
+
+def _refuse_weak_secrets(secrets: list[str]) -> None:
+    """Exit 2 before anything runs when a secret is too short to be redacted reliably."""
+    try:
+        redact.Redactor(secrets)
+    except ValueError as exc:
+        raise ConfigError.one("secret parameter", redact.REDACTED, f"{exc}; use a longer secret") from None
+
+
+def _kernel_manager_class(env: dict[str, str]) -> type:
+    """A kernel manager class that starts its kernel with ``env`` added to the environment."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class SecretEnvKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw["env"] = {**os.environ, **(kw.get("env") or {}), **env}
+            await super().start_kernel(**kw)
+
+    return SecretEnvKernelManager
 
 
 def merge_parameters(params: dict[str, Any] | None, params_file: str | None) -> dict[str, Any]:
-    """Parameters from a YAML file (``-f``), overridden by explicit ones (``-p``)."""
+    """Parameters from a YAML file (``-f``, plain data only), overridden by explicit ones (``-p``)."""
     from_file = read_yaml(Path(params_file)) if params_file else {}
     return {**from_file, **(params or {})}
 
@@ -119,6 +159,7 @@ def stack_secrets(config: StackConfig) -> list[str]:
         values = [aws.client("secretsmanager").get_secret_value(SecretId=outputs["secret_arn"])["SecretString"]]
         params = aws.client("ssm").get_parameters_by_path(Path=outputs["ssm_path"], Recursive=True, WithDecryption=True)
         values += [p["Value"] for p in params["Parameters"] if p["Type"] == "SecureString"]
+        redact.remember(*values)
         return values
     except Exception as exc:  # noqa: BLE001 - redaction still covers parameters; say so
         log.warning("could not read the stack's secret values for redaction: %s", exc)
@@ -147,31 +188,36 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         raise ConfigError.one("stage", stage, f"use one of {', '.join(STAGES)}")
     merged = merge_parameters(params, params_file)
     parameters, config = split_parameters(stage, stack, merged)
+    _refuse_weak_secrets(run_secrets(config, merged) + list(extra_secrets or []))
     input_path = NOTEBOOKS / STAGES[stage]
     record = _stage_record(stage, stack, config, parameters, input_path, run_group)
-    secrets = list(archive.secret_parameters(merged).values()) + list(extra_secrets or [])
+    secrets = run_secrets(config, merged) + list(extra_secrets or [])
     with tempfile.TemporaryDirectory() as tmp, audit_record.recording(
             archive_root, record, signer=audit.signer_for(config), mirror=audit.mirror_for(config),
             secrets=secrets) as recorded:
         output_path = Path(tmp) / STAGES[stage]
         recorded.render = functools.partial(_archived_files, output_path=output_path, input_path=input_path,
                                             secrets=secrets, config=config)
-        recorded.outcome, recorded.failing_cell = _execute(input_path, output_path, parameters, cell_timeout)
+        recorded.outcome, recorded.failing_cell = _execute(input_path, output_path, parameters, cell_timeout,
+                                                           kernel_env(config))
     return recorded.result or {}
 
 
 def _stage_record(stage: str, stack: str, config: StackConfig, parameters: dict[str, Any], input_path: Path,
                   run_group: str | None) -> dict[str, Any]:
     return audit_record.base_record(
-        audit_record.new_run_id(stage), stage, stack, run_group=run_group, engine=config.engine, parameters=archive.redact_params(parameters),
+        audit_record.new_run_id(stage), stage, stack, run_group=run_group, engine=config.engine, parameters=parameters,
         policy_override=parameters.get("policy_override", ""), input_notebook=str(input_path.relative_to(REPO)),
         input_notebook_sha256=archive.sha256_file(input_path), git=_git(), hainfra_version=__version__,
         config=audit_record.redacted_config(config))
 
 
-def _execute(input_path: Path, output_path: Path, parameters: dict[str, Any],
-             cell_timeout: float | None) -> tuple[str, dict[str, Any] | None]:
-    """Run the notebook with papermill: (outcome, failing cell). Ctrl-C propagates (archived as interrupted)."""
+def _execute(input_path: Path, output_path: Path, parameters: dict[str, Any], cell_timeout: float | None,
+             env: dict[str, str]) -> tuple[str, dict[str, Any] | None]:
+    """Run the notebook with papermill: (outcome, failing cell). Ctrl-C propagates (archived as interrupted).
+
+    ``env`` (the run's secrets) is added to the kernel's environment, never to its command line or cell.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -179,7 +225,8 @@ def _execute(input_path: Path, output_path: Path, parameters: dict[str, Any],
         papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
                                    log_output=False, cwd=str(Path.cwd()),
                                    execution_timeout=int(cell_timeout) if cell_timeout else None,
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no transport warnings
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warnings
+                                   kernel_manager_class=_kernel_manager_class(env))
     except PapermillExecutionError as exc:
         return "failed", {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
                           "evalue": exc.evalue}
@@ -193,14 +240,15 @@ def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Pa
                     config: StackConfig) -> dict[str, bytes]:
     """The redacted notebook and its HTML (opening with the record's header); adds counts to ``record``."""
     notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
-    secrets = secrets + stack_secrets(config)
-    notebook, redactions = archive.redact(notebook, secrets)
+    redactor = redact.Redactor(secrets + stack_secrets(config))
+    notebook, redactions = redactor.notebook(notebook)
     record["verify_counts"] = verify_counts(notebook)
-    if record.get("failing_cell"):
-        record["failing_cell"]["evalue"] = archive.redact(str(record["failing_cell"].get("evalue", "")), secrets)[0]
+    clean, record_redactions = redactor.data(record)  # parameters, failing cell, anything a user typed
+    record.clear()
+    record.update(clean)
     page = audit_record.with_header(_render_html(notebook).decode(), record)
-    html, html_redactions = archive.redact(page, secrets)
-    record["redactions"] = redactions + html_redactions
+    html, html_redactions = redactor.text(page)
+    record["redactions"] = redactions + html_redactions + record_redactions
     name = input_path.stem
     return {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
 

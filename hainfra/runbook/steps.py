@@ -27,6 +27,8 @@ def load_config(stack: str, params: dict[str, Any] | None = None, config_file: s
     """Strictly validated config for a notebook run (unknown names and wrong types are errors)."""
     if not isinstance(params, dict):
         raise ConfigError.one("params", params, "pass a mapping of parameter names to values")
+    if not isinstance(config_file, str):  # stack and params are checked as plain data by StackConfig.load
+        raise ConfigError.one("config_file", f"<{type(config_file).__name__}>", "pass the path of a YAML file as a string")
     return StackConfig.load({**params, "stack": stack}, file=config_file or None)
 
 

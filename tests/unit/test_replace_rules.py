@@ -16,7 +16,8 @@ from hainfra.errors import UnsupportedResourceError
 from hainfra.plan import evaluate_offline
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
-VARIANTS = ({}, {"certificate_arn": CERT, "alarm_email": "ops@example.com", "nat_strategy": "single"})
+VARIANTS = ({}, {"certificate_arn": CERT, "alarm_email": "ops@example.com", "nat_strategy": "single",
+                 "interface_endpoints": True}, {"environment": "prod", "asg_min": 3})
 
 # (type, input, forces a new resource?) as the provider documents it.
 PROVIDER: list[tuple[str, str, bool]] = [
@@ -46,6 +47,12 @@ PROVIDER: list[tuple[str, str, bool]] = [
     ("aws:ec2/flowLog:FlowLog", "trafficType", True),
     ("aws:ec2/flowLog:FlowLog", "logDestination", True),
     ("aws:ec2/flowLog:FlowLog", "maxAggregationInterval", True),
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "vpcId", True),
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "serviceName", True),
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "routeTableIds", False),
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "subnetIds", False),
+    ("aws:s3/bucketLogging:BucketLogging", "bucket", True),
+    ("aws:s3/bucketLogging:BucketLogging", "targetPrefix", False),
     ("aws:lb/loadBalancer:LoadBalancer", "name", True),
     ("aws:lb/loadBalancer:LoadBalancer", "internal", True),
     ("aws:lb/loadBalancer:LoadBalancer", "subnets", False),

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from hainfra import redact
 from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
@@ -22,6 +23,7 @@ from hainfra.engines.changes import (
     refuse_data_loss,
     refuse_immutable,
 )
+from hainfra.engines.protection import lift_deletion_protection
 from hainfra.engines.runtime import Registration, evaluate, unwrap_secrets
 from hainfra.engines.sandbox import emulator
 from hainfra.engines.sandbox.handlers import REGISTRY, REPLACE_RULES, Handler, ReplaceRule
@@ -175,7 +177,9 @@ def provider_call(ctx: Ctx, token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
         keys = {"passwordLength": "PasswordLength", "excludePunctuation": "ExcludePunctuation"}
         kwargs = {api: (int(args[k]) if k == "passwordLength" else args[k]) for k, api in keys.items() if k in args}
-        return {"randomPassword": ctx.client("secretsmanager").get_random_password(**kwargs)["RandomPassword"]}
+        password = ctx.client("secretsmanager").get_random_password(**kwargs)["RandomPassword"]
+        redact.remember(password)  # a generated secret: hidden from every log line from now on
+        return {"randomPassword": password}
     raise UnsupportedResourceError(f"the sandbox does not implement provider function {token}")
 
 
@@ -399,7 +403,7 @@ class SandboxEngine(Engine):
             url = self.endpoint_url
             state = self._state(url)
             ctx = self._ctx(url)
-            rows: list[dict[str, Any]] = []
+            rows: list[dict[str, Any]] = lift_deletion_protection(state.outputs, self.aws_client_kwargs())
             self._delete(ctx, state, state.in_reverse_order(), rows)
             state.outputs = {}
             state.save()

@@ -88,7 +88,7 @@ def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str]
 
 
 _ALL_KEYS = ("bucket", "rule", "rules", "versioningConfiguration", "blockPublicAcls", "blockPublicPolicy",
-             "ignorePublicAcls", "restrictPublicBuckets", "policy", "eventbridge")
+             "ignorePublicAcls", "restrictPublicBuckets", "policy", "eventbridge", "targetBucket", "targetPrefix")
 
 
 def _lifecycle_rule(r: Props) -> dict[str, Any]:
@@ -97,6 +97,8 @@ def _lifecycle_rule(r: Props) -> dict[str, Any]:
         rule["NoncurrentVersionTransitions"] = [
             {"NoncurrentDays": ints(t["noncurrentDays"]), "StorageClass": t["storageClass"]}
             for t in r["noncurrentVersionTransitions"]]
+    if r.get("expiration"):
+        rule["Expiration"] = {"Days": ints(r["expiration"]["days"])}
     if r.get("noncurrentVersionExpiration"):
         rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": ints(r["noncurrentVersionExpiration"]["noncurrentDays"])}
     if r.get("abortIncompleteMultipartUpload"):
@@ -149,11 +151,18 @@ register("aws:s3/bucketNotification:BucketNotification", bucket_config(
         Bucket=p["bucket"], NotificationConfiguration={"EventBridgeConfiguration": {}} if p.get("eventbridge") else {}),
     lambda ctx, b: s3(ctx).put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={})))
 
+# Server access logging: S3 checks the target bucket's policy lets logging.s3.amazonaws.com write.
+register("aws:s3/bucketLogging:BucketLogging", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_logging(Bucket=p["bucket"], BucketLoggingStatus={"LoggingEnabled": {
+        "TargetBucket": p["targetBucket"], "TargetPrefix": p.get("targetPrefix") or ""}}),
+    lambda ctx, b: s3(ctx).put_bucket_logging(Bucket=b, BucketLoggingStatus={})))
+
 
 # --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
 
 replaces_on("aws:s3/bucket:Bucket", "bucket", "bucketPrefix", "objectLockEnabled", unique=("bucket",))
 for _token in ("BucketVersioning", "BucketServerSideEncryptionConfiguration", "BucketLifecycleConfiguration",
-               "BucketPublicAccessBlock", "BucketOwnershipControls", "BucketPolicy", "BucketNotification"):
+               "BucketPublicAccessBlock", "BucketOwnershipControls", "BucketPolicy", "BucketNotification",
+               "BucketLogging"):
     # settings written into the bucket: one of each per bucket
     replaces_on(f"aws:s3/{_token[0].lower()}{_token[1:]}:{_token}", "bucket", "expectedBucketOwner", unique=("bucket",))
