@@ -35,6 +35,7 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
     2557, 2922, 3288, 3653,
 )
+ALLOW_REPLACE = ("backup_bucket", "kms_key", "secret")  # hainfra.engines.changes.PROTECTED's keys
 # Set on every taggable resource by the stack program (the resource's kind, e.g. ec2.Vpc).
 RESOURCE_TYPE_TAG = "ResourceType"
 # Minimum retention Security Hub CloudWatch.16 accepts; prod's default.
@@ -81,6 +82,8 @@ class StackConfig:
     abort_upload_days: int = _param(7, "Days before incomplete multipart uploads are aborted.")
     extra_tags: dict = _param({}, "Extra tags on every taggable resource (cannot override required tags; "
                                   "no secret-looking keys).")
+    allow_replace: list = _param([], "Data-holding resources a change may replace, losing their data: any of "
+                                     "backup_bucket, kms_key, secret (default: none; such a change is refused).")
     interface_endpoints: bool | None = _param(None, "Interface VPC endpoints for SSM, SSM Messages, EC2 Messages, EC2 "
                                                     "and Logs (instances keep SSM and logs without a NAT); default on "
                                                     "in prod, off elsewhere (each costs per AZ-hour).")
@@ -356,6 +359,9 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
     if not 1 <= c.abort_upload_days <= 365:
         p.append(("abort_upload_days", c.abort_upload_days, "use 1 to 365 days"))
     p += _validate_tags(c.extra_tags)
+    for item in c.allow_replace:
+        if item not in ALLOW_REPLACE:
+            p.append(("allow_replace", item, f"use a list of {', '.join(ALLOW_REPLACE)}"))
     p += _validate_secrets(c)
     if c.alarm_email and not _EMAIL.match(c.alarm_email):
         p.append(("alarm_email", c.alarm_email, "use an e-mail address such as ops@example.com, or leave empty"))

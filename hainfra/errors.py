@@ -42,6 +42,7 @@ class ResourceError(EngineError):
 
     def __init__(self, urn: str, message: str) -> None:
         self.urn = urn
+        self.reason = message
         super().__init__(f"{urn}: {message}")
 
 
@@ -59,6 +60,12 @@ class EmulatorError(EngineError):
 
 class LeftoverError(EngineError):
     """Destroy finished but the account still holds resources of the stack."""
+
+
+class ProtectedResourceError(HainfraError):
+    """A change would replace a resource holding data (bucket, key, secret) that ``allow_replace`` does not list."""
+
+    exit_code = 2
 
 
 class PolicyViolation(HainfraError):

@@ -20,6 +20,7 @@ from hainfra import naming
 from hainfra.aws import EMULATOR_CREDENTIALS
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
+from hainfra.engines.changes import IMMUTABLE, refuse_data_loss, refuse_immutable
 from hainfra.errors import EngineError, HainfraError, ResourceError, StackLockedError
 from hainfra.home import home
 from hainfra.stack import program
@@ -184,17 +185,25 @@ class PulumiEngine(Engine):
 
     # --- the interface ------------------------------------------------------------------------------
     def preview(self) -> OperationResult:
+        """Pulumi's preview, with the same refusals as the sandbox (identity parameters, data loss)."""
         started = time.perf_counter()
         events: list[Any] = []
 
         def run(stack: Any) -> None:
+            deployed = {k: v.value for k, v in stack.outputs().items() if k in IMMUTABLE}
+            refuse_immutable(deployed, self.config)
             stack.preview(on_event=lambda e: (events.append(e), self._on_event(e)))
 
         self._run(run)
-        return OperationResult("preview", changes_frame(self._rows(events)), seconds=time.perf_counter() - started)
+        rows = self._rows(events)
+        refuse_data_loss([(r["type"], r["name"]) for r in rows if r["action"] in ("replace", "delete")],
+                         self.config.allow_replace, self.config.stack)
+        return OperationResult("preview", changes_frame(rows), seconds=time.perf_counter() - started)
 
     def up(self) -> OperationResult:
+        """Preview first (its refusals stop the change before anything is touched), then ``pulumi up``."""
         started = time.perf_counter()
+        self.preview()
         events: list[Any] = []
         self.remember()
         up = self._run(lambda stack: stack.up(on_event=lambda e: (events.append(e), self._on_event(e))))

@@ -41,6 +41,7 @@ class Registration:
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input key -> URNs it came from
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
     order: int = 0
@@ -93,6 +94,7 @@ class _Mocks(pulumi_mocks.Mocks):
             type=args.typ, name=args.name, parent=request.parent, custom=bool(args.custom),
             inputs=dict(args.inputs), dependencies=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
         )
         if reg.custom:
             try:

@@ -4,6 +4,7 @@ test runs where the `pulumi` CLI is on PATH and otherwise skips saying so."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from pulumi.automation.events import EngineEvent, OpType, ResourcePreEvent, ResO
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.pulumi import ENDPOINT_SERVICES, PulumiEngine, config_map, map_error, progress_from_event
-from hainfra.errors import ConfigError, EngineError, ResourceError, StackLockedError
+from hainfra.errors import ConfigError, EngineError, ProtectedResourceError, ResourceError, StackLockedError
 from hainfra.stack import OUTPUTS
 
 URN = "urn:pulumi:dev::hainfra::hainfra:network:Network$aws:ec2/vpc:Vpc::hainfra-vpc-dev"
@@ -129,3 +130,48 @@ def test_emulated_only_with_an_endpoint() -> None:
     assert not get_engine("pulumi", StackConfig.load({})).emulated
     assert get_engine("pulumi", StackConfig.load({"aws_endpoint_url": "https://127.0.0.1:4566"})).emulated
     assert get_engine("sandbox", StackConfig.load({})).emulated
+
+
+class _PlanStack:
+    """A stack that reports deployed outputs and a preview that replaces the given resources."""
+
+    def __init__(self, outputs: dict[str, str], replaced: list[tuple[str, str]]) -> None:
+        from pulumi.automation import OutputValue
+
+        self._outputs = {k: OutputValue(value=v, secret=False) for k, v in outputs.items()}
+        self.replaced = replaced
+        self.calls: list[str] = []
+
+    def outputs(self) -> dict:
+        return self._outputs
+
+    def preview(self, on_event: Callable[[EngineEvent], None]) -> None:
+        self.calls.append("preview")
+        for token, name in self.replaced:
+            urn = f"urn:pulumi:dev::hainfra::{token}::{name}"
+            meta = StepEventMetadata(op=OpType.REPLACE, urn=urn, type=token, provider="")
+            on_event(EngineEvent(sequence=1, timestamp=0, resource_pre_event=ResourcePreEvent(meta)))
+
+    def up(self, on_event: object = None) -> None:
+        self.calls.append("up")
+        raise AssertionError("up must not run after a refusal")
+
+
+def test_pulumi_refuses_data_loss_and_identity_changes_before_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same refusals as the sandbox, checked on Pulumi's own preview before ``pulumi up`` runs."""
+    engine = get_engine("pulumi", StackConfig.load({"environment_suffix": "blue"}))
+    fake = _PlanStack({"region": "us-east-1"}, [("aws:s3/bucket:Bucket", "hainfra-backup-dev"),
+                                                ("aws:ec2/vpc:Vpc", "hainfra-vpc-dev")])
+    monkeypatch.setattr(engine, "_stack", lambda: fake)
+    with pytest.raises(ProtectedResourceError, match=r"hainfra-backup-dev \(backup_bucket\)"):
+        engine.up()
+    assert fake.calls == ["preview"]
+
+    allowed = get_engine("pulumi", StackConfig.load({"allow_replace": ["backup_bucket"]}))
+    monkeypatch.setattr(allowed, "_stack", lambda: fake)
+    assert allowed.preview().summary == {"replace": 2}
+
+    moved = get_engine("pulumi", StackConfig.load({"region": "eu-west-1"}))
+    monkeypatch.setattr(moved, "_stack", lambda: fake)
+    with pytest.raises(ConfigError, match="region.*new stack"):
+        moved.preview()

@@ -34,6 +34,7 @@ def test_instance_access_detail_names_attached_policies_even_when_secrets_are_re
 
 
 def test_a_handler_listing_updatable_keys_without_update_is_an_error_not_an_assert() -> None:
+    from hainfra.engines.changes import Diff
     from hainfra.engines.sandbox.engine import _Realiser
     from hainfra.engines.sandbox.handlers import Handler
 
@@ -42,7 +43,7 @@ def test_a_handler_listing_updatable_keys_without_update_is_an_error_not_an_asse
     realiser = _Realiser(None, None, None, apply=True)  # type: ignore[arg-type]
     with pytest.raises(UnsupportedResourceError, match="aws:x/y:Z lists updatable keys but has no update"):
         realiser._change(handler, reg, {"id": "id", "inputs": {"size": 1}, "outputs": {}}, {"size": 2}, {"size": 2},
-                         "update", ["size"])
+                         Diff("update", ("size",), ("size",)))
 
 
 def test_undocumented_stack_output_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:

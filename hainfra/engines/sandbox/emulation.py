@@ -1,6 +1,7 @@
 """What the emulator adds to moto (emulation, documented as such): TLS a client can verify, the
-instance agent, the Auto Scaling behaviour a drill needs, and two fidelity fixes (a bucket's
-EventBridge notification setting is read back; deleting a NAT gateway frees its Elastic IP).
+instance agent, the Auto Scaling behaviour a drill needs, and three fidelity fixes (a bucket's
+EventBridge notification setting is read back; deleting a NAT gateway frees its Elastic IP; a
+launch template version made by CreateLaunchTemplateVersion launches instances).
 
 ``install(argv)`` is the one hook moto_server calls before serving. The server's TLS certificate is
 made here (``server_certificate``: its own CA, for 127.0.0.1 and localhost) so scripts run by the agent
@@ -109,6 +110,20 @@ def release_nat_addresses() -> None:
     NatGatewayBackend.delete_nat_gateway = delete_and_release
 
 
+def launch_from_api_made_versions() -> None:
+    """An Auto Scaling group launches from a template version made by CreateLaunchTemplateVersion, as on
+    AWS (moto keeps that version's user data unwrapped and fails an assertion: a group recreated after
+    an instance_type change, e.g. by a day-2 replacement, could never launch)."""
+    from moto.core.types import Base64EncodedString
+    from moto.ec2.models.launch_templates import LaunchTemplateVersion
+
+    def user_data(self: Any) -> Any:
+        value = self.data.get("UserData")
+        return Base64EncodedString(value) if isinstance(value, str) else value
+
+    LaunchTemplateVersion.user_data = property(user_data)
+
+
 def _option(argv: list[str], short: str, long: str, default: str) -> str:
     for i, arg in enumerate(argv[:-1]):
         if arg in (short, long):
@@ -122,5 +137,6 @@ def install(argv: list[str]) -> None:
     https = "--ssl" in argv
     report_eventbridge_notifications()
     release_nat_addresses()
+    launch_from_api_made_versions()
     agent.install(agent.Endpoint(f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""))
     asg_emulation.install()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -13,10 +12,21 @@ from hainfra import redact
 from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
+from hainfra.engines.changes import (
+    IMMUTABLE,
+    PENDING_ID,
+    Diff,
+    Planned,
+    diff,
+    normalise,
+    order_steps,
+    refuse_data_loss,
+    refuse_immutable,
+)
 from hainfra.engines.protection import lift_deletion_protection
 from hainfra.engines.runtime import Registration, evaluate, unwrap_secrets
 from hainfra.engines.sandbox import emulator, ownership
-from hainfra.engines.sandbox.handlers import REGISTRY, Handler
+from hainfra.engines.sandbox.handlers import HELD, REGISTRY, REPLACE_RULES, Handler, ReplaceRule
 from hainfra.engines.sandbox.state import State, stack_lock
 from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import EmulatorError, LeftoverError, ResourceError, UnsupportedResourceError
@@ -29,20 +39,8 @@ T = TypeVar("T")
 
 def stored_inputs(reg: Registration) -> dict[str, Any]:
     """Inputs as kept in state: ignore_changes keys (generated secrets) only as a fingerprint."""
-    plain = unwrap_secrets(reg.inputs)
+    plain = normalise(unwrap_secrets(reg.inputs))
     return {k: ("<ignored>" if k in reg.ignore_changes else v) for k, v in plain.items()}
-
-
-def changed_keys(old: dict[str, Any], new: dict[str, Any], ignore: list[str]) -> list[str]:
-    keys = (set(old) | set(new)) - set(ignore)
-    return sorted(k for k in keys if json.dumps(old.get(k), sort_keys=True) != json.dumps(new.get(k), sort_keys=True))
-
-
-def classify(handler: Handler, changed: list[str]) -> str:
-    """same / update / replace for a set of changed input keys."""
-    if not changed:
-        return "same"
-    return "update" if all(k in handler.updatable for k in needs_update(handler, changed)) else "replace"
 
 
 def needs_update(handler: Handler, changed: list[str]) -> list[str]:
@@ -50,54 +48,93 @@ def needs_update(handler: Handler, changed: list[str]) -> list[str]:
     return [k for k in changed if not (k == "tags" and handler.tag)]
 
 
-class _Realiser:
-    """Makes the emulator match the program, one registration at a time (threads: one per resource)."""
+def replace_rule(type_: str) -> ReplaceRule:
+    """The type's replace-forcing inputs; a type without them is refused, never silently updated."""
+    rule = REPLACE_RULES.get(type_)
+    if rule is None:
+        raise UnsupportedResourceError(
+            f"the sandbox handler for {type_} declares no replace-forcing inputs, so a change to it cannot be "
+            "previewed truthfully; add replaces_on(...) beside its handler (the provider's ForceNew arguments)")
+    return rule
 
-    def __init__(self, engine: SandboxEngine, state: State, ctx: Ctx, apply: bool) -> None:
+
+class _Realiser:
+    """Makes the emulator match the program, one registration at a time (threads: one per resource).
+
+    ``apply=False`` (preview, and the plan of an ``up``) changes nothing: a resource to be created or
+    replaced answers with a pending id and no outputs, so whatever is computed from it is unknown
+    and replacement propagates to the inputs that depend on it (see :mod:`hainfra.engines.changes`).
+    """
+
+    def __init__(self, engine: SandboxEngine, state: State, ctx: Ctx, apply: bool,
+                 plan: _Realiser | None = None) -> None:
         self.engine, self.state, self.ctx, self.apply = engine, state, ctx, apply
         self.rows: list[dict[str, Any]] = []
+        self.planned: list[Planned] = []
         self.seen: set[str] = set()
-        self.creates: list[tuple[str, str, dict[str, Any], bool]] = []  # what a preview would create
+        self.creates: list[tuple[str, str, dict[str, Any], bool]] = []  # what the plan creates (ownership)
+        # URN -> name of resources replaced delete-first (filled by the plan, handed to the apply)
+        self.deleted_first: dict[str, str] = dict(plan.deleted_first) if plan else {}
+        self._plan_rows = {r["urn"]: r for r in plan.rows} if plan else {}
         self._lock = threading.Lock()
 
-    def _row(self, action: str, reg: Registration, changed: list[str] | None = None) -> None:
+    def _row(self, action: str, reg: Registration, causes: tuple[str, ...] | list[str] = (),
+             diff_: Diff | None = None) -> None:
+        planned = self._plan_rows.get(reg.urn)
+        if planned and planned["action"] == "replace" and action == "create":  # deleted first by the plan
+            action, causes = "replace", planned["changed"].split(", ")
         with self._lock:
-            self.rows.append(change_row(action, reg.type, reg.name, reg.urn, changed))
+            self.rows.append(change_row(action, reg.type, reg.name, reg.urn, list(causes)))
+            old = self.state.resources.get(reg.urn) or {}
+            self.planned.append(Planned(reg.urn, action, bool(diff_ and diff_.delete_first),
+                                        tuple(reg.dependencies), int(old.get("order", 0))))
+            if diff_ and diff_.delete_first:
+                self.deleted_first[reg.urn] = reg.name
 
     def register(self, reg: Registration) -> tuple[str, dict[str, Any]]:
         with self._lock:
             self.seen.add(reg.urn)
-        handler = REGISTRY[reg.type]
-        inputs = unwrap_secrets(reg.inputs)
+        handler, rule = REGISTRY[reg.type], replace_rule(reg.type)
+        inputs = normalise(unwrap_secrets(reg.inputs))
         stored = stored_inputs(reg)
         old = self.state.resources.get(reg.urn)
         if old and old.get("status") == "created" and old["type"] == reg.type:
-            changed = changed_keys(old["inputs"], stored, reg.ignore_changes)
-            action = classify(handler, changed)
-            self._row(action, reg, changed)
-            if action == "same" or not self.apply:
+            with self._lock:
+                first = dict(self.deleted_first)
+            d = diff(old["inputs"], stored, force_new=rule.force_new, unique=rule.unique, ignore=reg.ignore_changes,
+                     property_deps=reg.property_dependencies, deleted_first=first)
+            self._row(d.action, reg, d.causes, d)
+            if d.action == "same" or (not self.apply and d.action == "update"):
                 return old["id"], old["outputs"]
-            return self.engine.step(action, reg.type, reg.name, reg.urn,
-                                    lambda: self._change(handler, reg, old, inputs, stored, action, changed))
+            if not self.apply:
+                if d.action == "replace":  # the new copy is a create: its name must be free too
+                    with self._lock:
+                        self.creates.append((reg.type, reg.name, inputs, False))
+                return f"{PENDING_ID}{reg.name}>", {}
+            return self.engine.step(d.action, reg.type, reg.name, reg.urn,
+                                    lambda: self._change(handler, reg, old, inputs, stored, d))
         self._row("create", reg)
         if not self.apply:
             with self._lock:
                 self.creates.append((reg.type, reg.name, inputs, bool(old and old.get("status") == "pending")))
-            return f"<new:{reg.name}>", {}
+            return f"{PENDING_ID}{reg.name}>", {}
         return self.engine.step("create", reg.type, reg.name, reg.urn,
                                 lambda: self._create(handler, reg, inputs, stored, old))
 
     def _create(self, handler: Handler, reg: Registration, inputs: dict[str, Any], stored: dict[str, Any],
                 old: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         pending = bool(old and old.get("status") == "pending")
-        found = ownership.lookup(handler, self.ctx, inputs) if pending or handler.named else None
+        held = self.state.ids()
+        found = ownership.lookup(handler, self.ctx, {**inputs, HELD: held}) if pending or handler.named else None
+        if found and not found.part_of and found.id in held:
+            found = None  # e.g. the old half of a replacement, same Name tag: the state holds it, never delete it
         if found and not ownership.may_create(found, self.engine.config.stack, pending):
             raise ownership.refuse([ownership.conflict(reg.type, reg.name, found)], self.engine.config.stack)
         if found and not found.part_of:  # ours, half-made by a killed run: clean it up first
             log.info("removing %s left half-made by an interrupted run", found.id)
             handler.delete(self.ctx, found.id, inputs)
         entry = {"urn": reg.urn, "type": reg.type, "name": reg.name, "parent": reg.parent, "status": "pending",
-                 "inputs": stored, "outputs": {}, "id": ""}
+                 "inputs": stored, "outputs": {}, "id": "", "dependencies": list(reg.dependencies)}
         self.state.put(reg.urn, entry)
         rid, outputs = handler.create(self.ctx, inputs)
         self.state.put(reg.urn, {**entry, "status": "created", "id": rid, "outputs": outputs,
@@ -105,11 +142,15 @@ class _Realiser:
         return rid, outputs
 
     def _change(self, handler: Handler, reg: Registration, old: dict[str, Any], inputs: dict[str, Any],
-                stored: dict[str, Any], action: str, changed: list[str]) -> tuple[str, dict[str, Any]]:
-        if action == "replace":
-            handler.delete(self.ctx, old["id"], {**old["inputs"], **old["outputs"]})
-            self.state.remove(reg.urn)
+                stored: dict[str, Any], d: Diff) -> tuple[str, dict[str, Any]]:
+        if d.action == "replace":
+            if d.delete_first:  # the plan did not delete it first (it could not know): delete, then create
+                handler.delete(self.ctx, old["id"], {**old["inputs"], **old["outputs"]})
+                self.state.remove(reg.urn)
+            else:  # create-before-delete: the old one is deleted once its dependents have moved
+                self.state.retire(reg.urn)
             return self._create(handler, reg, inputs, stored, None)
+        changed = list(d.changed)
         outputs = dict(old["outputs"])
         if "tags" in changed and handler.tag:
             handler.tag(self.ctx, old["id"], {**inputs, **outputs}, old["inputs"].get("tags") or {},
@@ -119,8 +160,10 @@ class _Realiser:
                 raise UnsupportedResourceError(f"the sandbox handler for {reg.type} lists updatable keys but has "
                                                f"no update; cannot change {', '.join(changed)} of {reg.urn}")
             outputs.update(handler.update(self.ctx, old["id"], old["inputs"], inputs))
-        self.state.put(reg.urn, {**old, "inputs": stored, "outputs": outputs})
-        return old["id"], outputs
+        rid = outputs.pop("id", old["id"])  # an in-place change that yields a new id (route table association)
+        self.state.put(reg.urn, {**old, "id": rid, "inputs": stored, "outputs": outputs,
+                                 "dependencies": list(reg.dependencies)})
+        return rid, outputs
 
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
         return provider_call(self.ctx, token, args)
@@ -211,9 +254,12 @@ class SandboxEngine(Engine):
             raise UnsupportedResourceError(
                 f"the sandbox has no handler for {', '.join(missing)}; nothing was created. "
                 "Add one in hainfra/engines/sandbox/handlers/ or use engine=pulumi")
+        for type_ in sorted({r.type for r in evaluation.custom}):
+            replace_rule(type_)
 
-    def _evaluate(self, state: State, ctx: Ctx, apply: bool) -> tuple[_Realiser, dict[str, Any]]:
-        realiser = _Realiser(self, state, ctx, apply)
+    def _evaluate(self, state: State, ctx: Ctx, apply: bool,
+                  plan: _Realiser | None = None) -> tuple[_Realiser, dict[str, Any]]:
+        realiser = _Realiser(self, state, ctx, apply, plan)
         evaluation = evaluate(lambda: program(self.config), realiser, project=self.config.project,
                               stack=self.config.stack, preview=not apply, parallel=self.parallel)
         return realiser, evaluation.outputs
@@ -235,21 +281,25 @@ class SandboxEngine(Engine):
             handler = REGISTRY.get(entry["type"])
             if handler is None:
                 raise UnsupportedResourceError(f"state holds {entry['urn']} of unknown type {entry['type']}")
-            mine = self.step("delete", entry["type"], entry["name"], entry["urn"],
-                             lambda entry=entry, handler=handler: self._delete_one(ctx, handler, entry))
+            replaced = entry.get("status") == "replaced"  # the old half of a replacement: its row says replace
+            mine = self.step("delete-replaced" if replaced else "delete", entry["type"], entry["name"], entry["urn"],
+                             lambda entry=entry, handler=handler: self._delete_one(ctx, state, handler, entry))
             state.remove(entry["urn"])
-            rows.append(change_row("delete" if mine else "not ours", entry["type"], entry["name"], entry["urn"]))
+            if not (replaced and mine):
+                rows.append(change_row("delete" if mine else "not ours", entry["type"], entry["name"], entry["urn"]))
 
-    def _delete_one(self, ctx: Ctx, handler: Handler, entry: dict[str, Any]) -> bool:
+    def _delete_one(self, ctx: Ctx, state: State, handler: Handler, entry: dict[str, Any]) -> bool:
         """Delete one resource of the state if it is still this stack's; False (and untouched) if not."""
         pending = entry.get("status") == "pending"
         props = dict(entry["inputs"]) if pending else {**entry["inputs"], **entry["outputs"], "id": entry["id"]}
-        found = ownership.lookup(handler, ctx, props)
+        found = ownership.lookup(handler, ctx, {**props, HELD: state.ids()} if pending else props)
         if found and ownership.foreign(found, self.config.stack):
             log.warning("not deleting %s %s: it now belongs to stack %r", entry["type"], found.id, owner(found.tags))
             return False
         if not pending:
             handler.delete(ctx, entry["id"], {**entry["inputs"], **entry["outputs"]})
+        elif found and not found.part_of and found.id in state.ids():
+            pass  # the old half of a replacement shares the Name tag: the state holds it, its own entry deletes it
         elif found or handler.lookup is None:  # half-made by a killed run (no lookup: the delete is idempotent)
             handler.delete(ctx, "" if found is None or found.part_of else found.id, props)
         return True
@@ -270,33 +320,66 @@ class SandboxEngine(Engine):
             f"{self.config.stack} -p aws_endpoint_url {endpoint}` deletes them")
 
     # --- the interface ---------------------------------------------------------------------------
+    def _plan(self, state: State, ctx: Ctx) -> tuple[_Realiser, list[dict[str, Any]]]:
+        """What an ``up`` would do, refused before anything changes when it may not be done.
+
+        Returns the planning realiser and the change rows (removed resources as deletes).
+        """
+        refuse_immutable(state.meta.get("parameters", {}), self.config)
+        plan, _ = self._evaluate(state, ctx, apply=False)
+        removed = [e for e in state.in_reverse_order() if e["urn"] not in plan.seen]
+        rows = plan.rows + [change_row("delete", e["type"], e["name"], e["urn"],
+                                       ["left by an interrupted replacement"] if e.get("status") == "replaced" else [])
+                            for e in removed]
+        plan.planned += [Planned(e["urn"], "delete", old_order=int(e.get("order", 0))) for e in removed]
+        refuse_data_loss([(r["type"], r["name"]) for r in rows if r["action"] in ("replace", "delete")],
+                         self.config.allow_replace, self.config.stack)
+        return plan, rows
+
+    def _apply(self, state: State, ctx: Ctx, plan: _Realiser) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The three phases of :func:`hainfra.engines.changes.order_steps`; the SDK orders the middle one."""
+        first = [state.resources[s.urn] for s in order_steps(plan.planned)
+                 if s.op == "delete-replaced" and s.urn in plan.deleted_first and s.urn in state.resources]
+        self._delete(ctx, state, first, [])
+        realiser, outputs = self._evaluate(state, ctx, apply=True, plan=plan)
+        removed = [e for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
+        rows = list(realiser.rows)
+        self._delete(ctx, state, removed, rows)
+        state.outputs = outputs
+        state.save()
+        return rows, outputs
+
     def preview(self) -> OperationResult:
         started = time.perf_counter()
         self._check_types()
         url = self.endpoint_url
         state = self._state(url)
-        realiser, _ = self._evaluate(state, self._ctx(url), apply=False)
-        rows = realiser.rows + [change_row("delete", e["type"], e["name"], e["urn"])
-                                for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
+        _, rows = self._plan(state, self._ctx(url))
         return OperationResult("preview", changes_frame(rows), seconds=time.perf_counter() - started)
 
     def up(self) -> OperationResult:
+        """Plan, delete what must go first, create/update in dependency order, then delete what was replaced.
+
+        State is saved after every step, so a killed ``up`` is resumed by running ``up`` again.
+        """
         started = time.perf_counter()
         self._check_types()
         url = self.endpoint_url
         with stack_lock(self.config.stack, "up"):
             state = self._state(url)
-            state.save()
             ctx = self._ctx(url)
-            planned, _ = self._evaluate(state, ctx, apply=False)
-            ownership.preflight(ctx, planned.creates, self.config.stack, self.parallel)
+            plan, _ = self._plan(state, ctx)
+            ownership.preflight(ctx, plan.creates, self.config.stack, self.parallel, held=state.ids())
             self.remember()
-            realiser, outputs = self._evaluate(state, ctx, apply=True)
-            removed = [e for e in state.in_reverse_order() if e["urn"] not in realiser.seen]
-            rows = list(realiser.rows)
-            self._delete(ctx, state, removed, rows)
-            state.outputs = outputs
+            state.meta["parameters"] = {key: getattr(self.config, key) for key in IMMUTABLE}
             state.save()
+            try:
+                rows, outputs = self._apply(state, ctx, plan)
+            except ResourceError as exc:
+                stack = self.config.stack
+                raise ResourceError(exc.urn, f"{exc.reason}. Every step done so far is recorded and the stack is "
+                                             f"consistent; fix the cause, then `hainfra up --stack {stack}` resumes "
+                                             f"(`hainfra preview --stack {stack}` shows what remains)") from exc
         return OperationResult("up", changes_frame(rows), outputs, time.perf_counter() - started,
                                api_calls=dict(ctx.calls))
 

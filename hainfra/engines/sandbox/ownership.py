@@ -63,18 +63,23 @@ def conflict(type_: str, name: str, found: Found) -> Conflict:
     return Conflict(type_.split(":")[-1], name, found.id, owner(found.tags))
 
 
-def preflight(ctx: Ctx, wanted: Iterable[tuple[str, str, dict[str, Any], bool]], stack: str, parallel: int = 8) -> None:
+def preflight(ctx: Ctx, wanted: Iterable[tuple[str, str, dict[str, Any], bool]], stack: str, parallel: int = 8,
+              held: frozenset[str] | set[str] = frozenset()) -> None:
     """Before ``up`` changes anything: every uniquely named resource it will create must be free (or ours, pending).
 
     Args:
-        wanted: (type token, logical name, inputs, recorded as pending) of each resource the run would create.
+        wanted: (type token, logical name, inputs, recorded as pending) of each resource the run would create
+            (a replacement's new copy included).
+        held: physical ids the stack's state holds: ours, e.g. the old copy a delete-first replacement removes.
     """
     checks = [(t, n, p, pending) for t, n, p, pending in wanted if REGISTRY[t].named and REGISTRY[t].lookup]
 
     def check(item: tuple[str, str, dict[str, Any], bool]) -> Conflict | None:
         type_, name, props, pending = item
         found = lookup(REGISTRY[type_], ctx, props)
-        return None if found is None or may_create(found, stack, pending) else conflict(type_, name, found)
+        if found is None or found.id in held or may_create(found, stack, pending):
+            return None
+        return conflict(type_, name, found)
 
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-owner") as pool:
         conflicts = [c for c in pool.map(check, checks) if c]

@@ -59,6 +59,24 @@ class State:
             self.resources[urn] = entry
             self._save()
 
+    def ids(self) -> set[str]:
+        """Physical ids of every resource the state knows (never a half-made orphan)."""
+        with self._lock:
+            return {e["id"] for e in self.resources.values() if e.get("id")}
+
+    def retire(self, urn: str) -> str:
+        """Keep a replaced resource under its own key until it is deleted (create-before-delete).
+
+        It keeps its creation order, so deletes in reverse order still take dependents first; a
+        killed ``up`` leaves it in the state, and the next ``up`` (or ``destroy``) deletes it.
+        """
+        with self._lock:
+            entry = self.resources.pop(urn)
+            key = f"{urn}#replaced-{entry['order']}"
+            self.resources[key] = {**entry, "urn": key, "status": "replaced"}
+            self._save()
+            return key
+
     def remove(self, urn: str) -> None:
         with self._lock:
             self.resources.pop(urn, None)

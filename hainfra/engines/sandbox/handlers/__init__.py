@@ -53,6 +53,9 @@ class Found:
 
 
 Lookup = Callable[[Ctx, Props], "Found | None"]
+# Props key the engine sets for a lookup by tag: physical ids its state holds, never "found" as an orphan
+# (the old half of a create-before-delete replacement shares the new half's Name tag).
+HELD = "__held_ids__"
 _NOT_FOUND = ("NoSuchEntity", "NoSuchBucket", "NoSuchTagSet", "ValidationError", "InvalidParameter")
 
 
@@ -104,6 +107,33 @@ REGISTRY: dict[str, Handler] = {}
 
 def register(token: str, handler: Handler) -> None:
     REGISTRY[token] = handler
+
+
+@dataclass(frozen=True)
+class ReplaceRule:
+    """When a change replaces a resource of one type, and whether old and new can coexist.
+
+    ``force_new`` holds the inputs the AWS provider marks ``ForceNew`` (terraform-provider-aws
+    schema, which pulumi-aws bridges): a change to one of them, or an input of them that is
+    unknown until a replaced dependency exists, replaces the resource. Every other input
+    changes in place (the handler's ``update`` or ``tag``).
+
+    ``unique`` holds the inputs AWS keeps unique (a name, a name within a VPC, a subnet's one
+    association): when they are all unchanged the replacement cannot be created beside the
+    old resource, so the old one (and whatever depends on it) is deleted first.
+    """
+
+    force_new: frozenset[str]
+    unique: tuple[str, ...] = ()
+
+
+# Kept apart from REGISTRY (one declaration per type, beside each handler module's handlers).
+REPLACE_RULES: dict[str, ReplaceRule] = {}
+
+
+def replaces_on(token: str, *force_new: str, unique: tuple[str, ...] = ()) -> None:
+    """Declare a type's replace-forcing inputs (``ForceNew`` in the provider) and its unique inputs."""
+    REPLACE_RULES[token] = ReplaceRule(frozenset(force_new), unique)
 
 
 def error_code(exc: ClientError) -> str:

@@ -14,6 +14,7 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
+    replaces_on,
     tag_list,
     tagger,
     unknown,
@@ -160,7 +161,10 @@ def create_listener(ctx: Ctx, p: Props) -> Created:
 
 
 def update_listener(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
-    elb(ctx).modify_listener(ListenerArn=rid, DefaultActions=_actions(new))
+    args: dict[str, Any] = {"Port": ints(new["port"]), "Protocol": new["protocol"], "DefaultActions": _actions(new)}
+    if new.get("certificateArn"):
+        args.update(Certificates=[{"CertificateArn": new["certificateArn"]}], SslPolicy=new.get("sslPolicy"))
+    elb(ctx).modify_listener(ListenerArn=rid, **args)
     return {}
 
 
@@ -178,7 +182,8 @@ def find_listener(ctx: Ctx, p: Props) -> Found | None:
 
 
 register("aws:lb/listener:Listener", Handler(create_listener, delete_listener, update_listener,
-                                             frozenset({"defaultActions"}), tag_elb, lookup=find_listener))
+                                             frozenset({"defaultActions", "port", "protocol", "certificateArn", "sslPolicy"}),
+                                             tag_elb, lookup=find_listener))
 
 
 # --- launch template ------------------------------------------------------------------------------
@@ -301,3 +306,13 @@ register("aws:autoscaling/group:Group", Handler(
     create_asg, delete_asg, update_asg,
     frozenset({"minSize", "maxSize", "desiredCapacity", "vpcZoneIdentifiers", "launchTemplate", "healthCheckType",
                "healthCheckGracePeriod", "targetGroupArns", "tags"}), None, lookup=find_asg, named=True))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:lb/loadBalancer:LoadBalancer", "name", "namePrefix", "internal", "loadBalancerType", unique=("name",))
+replaces_on("aws:lb/targetGroup:TargetGroup", "name", "namePrefix", "port", "protocol", "protocolVersion", "vpcId",
+            "targetType", "ipAddressType", unique=("name",))
+replaces_on("aws:lb/listener:Listener", "loadBalancerArn", unique=("loadBalancerArn", "port"))
+replaces_on("aws:ec2/launchTemplate:LaunchTemplate", "name", "namePrefix", unique=("name",))
+replaces_on("aws:autoscaling/group:Group", "name", "namePrefix", unique=("name",))

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from hainfra.aws import Ctx, tags_of
 from hainfra.engines.sandbox.handlers import (
+    HELD,
     Created,
     Found,
     Handler,
@@ -19,6 +20,7 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
+    replaces_on,
     tag_diff,
     tag_list,
     unknown,
@@ -57,7 +59,7 @@ def by_name_tag(describe: str, key: str, id_key: str, ids_arg: str) -> Lookup:
         by = {ids_arg: [p["id"]]} if by_id else {"Filters": [{"Name": "tag:Name", "Values": [name]}]}
         items = getattr(ec2(ctx), describe)(**by).get(key, [])
         live = [i for i in items if str(i.get("State", "")).lower() not in ("deleted", "deleting", "failed")
-                and (by_id or tags_of(i.get("Tags")).get("Name") == name)]
+                and (by_id or (tags_of(i.get("Tags")).get("Name") == name and i[id_key] not in p.get(HELD, ())))]
         return Found(live[0][id_key], tags_of(live[0].get("Tags"))) if live else None
 
     return find
@@ -67,13 +69,18 @@ def by_name_tag(describe: str, key: str, id_key: str, ids_arg: str) -> Lookup:
 def create_vpc(ctx: Ctx, p: Props) -> Created:
     vpc = ec2(ctx).create_vpc(CidrBlock=p["cidrBlock"], TagSpecifications=spec("vpc", p.get("tags")))["Vpc"]
     vid = vpc["VpcId"]
-    for attr in ("enableDnsSupport", "enableDnsHostnames"):
-        if attr in p:
-            ec2(ctx).modify_vpc_attribute(VpcId=vid, **{attr[0].upper() + attr[1:]: {"Value": bool(p[attr])}})
+    update_vpc(ctx, vid, {}, p)
     acl = ec2(ctx).describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vid]},
                                                   {"Name": "default", "Values": ["true"]}])["NetworkAcls"][0]
     return vid, {"arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:vpc/{vid}",
                  "defaultNetworkAclId": acl["NetworkAclId"], "mainRouteTableId": _main_route_table(ctx, vid)}
+
+
+def update_vpc(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    for attr in ("enableDnsSupport", "enableDnsHostnames"):
+        if attr in new:
+            ec2(ctx).modify_vpc_attribute(VpcId=rid, **{attr[0].upper() + attr[1:]: {"Value": bool(new[attr])}})
+    return {}
 
 
 def _main_route_table(ctx: Ctx, vpc_id: str) -> str:
@@ -87,8 +94,8 @@ def delete_vpc(ctx: Ctx, rid: str, p: Props) -> None:
     ec2(ctx).delete_vpc(VpcId=rid)
 
 
-register("aws:ec2/vpc:Vpc", Handler(create_vpc, delete_vpc, tag=tag_ec2,
-                                    lookup=by_name_tag("describe_vpcs", "Vpcs", "VpcId", "VpcIds")))
+register("aws:ec2/vpc:Vpc", Handler(create_vpc, delete_vpc, update_vpc, frozenset({"enableDnsSupport", "enableDnsHostnames"}),
+                                    tag=tag_ec2, lookup=by_name_tag("describe_vpcs", "Vpcs", "VpcId", "VpcIds")))
 
 
 # --- subnets ----------------------------------------------------------------------------
@@ -124,6 +131,21 @@ def create_igw(ctx: Ctx, p: Props) -> Created:
     return gid, {"arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:internet-gateway/{gid}"}
 
 
+def update_igw(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """The provider moves a gateway to another VPC in place: detach, then attach.
+
+    Read the attachments first: a killed run may have moved it already (the update must be repeatable).
+    """
+    gateway = ec2(ctx).describe_internet_gateways(InternetGatewayIds=[rid])["InternetGateways"][0]
+    attached = [a["VpcId"] for a in gateway.get("Attachments", [])]
+    for vpc in attached:
+        if vpc != new["vpcId"]:
+            ec2(ctx).detach_internet_gateway(InternetGatewayId=rid, VpcId=vpc)
+    if new["vpcId"] not in attached:
+        ec2(ctx).attach_internet_gateway(InternetGatewayId=rid, VpcId=new["vpcId"])
+    return {}
+
+
 @ignore("InvalidInternetGatewayID.NotFound", "Gateway.NotAttached")
 def delete_igw(ctx: Ctx, rid: str, p: Props) -> None:
     try:
@@ -135,7 +157,7 @@ def delete_igw(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:ec2/internetGateway:InternetGateway", Handler(
-    create_igw, delete_igw, tag=tag_ec2,
+    create_igw, delete_igw, update_igw, frozenset({"vpcId"}), tag=tag_ec2,
     lookup=by_name_tag("describe_internet_gateways", "InternetGateways", "InternetGatewayId", "InternetGatewayIds")))
 
 
@@ -247,12 +269,29 @@ def find_rta(ctx: Ctx, p: Props) -> Found | None:
     return None
 
 
+def update_rta(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """Point the subnet at another table in place (ReplaceRouteTableAssociation): the id changes.
+
+    The subnet's current association is read first: a killed run may have replaced it already.
+    """
+    tables = ec2(ctx).describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [new["subnetId"]]}])
+    for table in tables["RouteTables"]:
+        for assoc in table.get("Associations", []):
+            if assoc.get("SubnetId") == new["subnetId"]:
+                if table["RouteTableId"] == new["routeTableId"]:
+                    return {"id": assoc["RouteTableAssociationId"]}
+                rid = assoc["RouteTableAssociationId"]
+    return {"id": ec2(ctx).replace_route_table_association(AssociationId=rid, RouteTableId=new["routeTableId"])[
+        "NewAssociationId"]}
+
+
 @ignore("InvalidAssociationID.NotFound")
 def delete_rta(ctx: Ctx, rid: str, p: Props) -> None:
     ec2(ctx).disassociate_route_table(AssociationId=rid)
 
 
-register("aws:ec2/routeTableAssociation:RouteTableAssociation", Handler(create_rta, delete_rta, lookup=find_rta))
+register("aws:ec2/routeTableAssociation:RouteTableAssociation", Handler(create_rta, delete_rta, update_rta,
+                                                                        frozenset({"routeTableId"}), lookup=find_rta))
 
 
 # --- network ACLs --------------------------------------------------------------------------
@@ -496,3 +535,30 @@ register("aws:ec2/vpcEndpoint:VpcEndpoint", Handler(
     create_endpoint, delete_endpoint, update_endpoint,
     frozenset({"routeTableIds", "subnetIds", "securityGroupIds", "privateDnsEnabled"}), tag_ec2,
     lookup=by_name_tag("describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId", "VpcEndpointIds")))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:ec2/vpc:Vpc", "cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength")
+replaces_on("aws:ec2/subnet:Subnet", "vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId",
+            unique=("vpcId", "cidrBlock"))
+replaces_on("aws:ec2/internetGateway:InternetGateway")  # vpc_id changes by detach + attach
+replaces_on("aws:ec2/eip:Eip", "domain", "vpc", "address", "publicIpv4Pool", "networkBorderGroup",
+            "customerOwnedIpv4Pool")
+# An EIP serves one NAT gateway at a time: same allocation, so the old NAT goes first.
+replaces_on("aws:ec2/natGateway:NatGateway", "allocationId", "subnetId", "connectivityType", "privateIp",
+            unique=("allocationId",))
+replaces_on("aws:ec2/routeTable:RouteTable", "vpcId")
+replaces_on("aws:ec2/route:Route", "routeTableId", "destinationCidrBlock", "destinationIpv6CidrBlock",
+            "destinationPrefixListId", unique=("routeTableId", "destinationCidrBlock"))
+replaces_on("aws:ec2/routeTableAssociation:RouteTableAssociation", "subnetId", "gatewayId", unique=("subnetId",))
+replaces_on("aws:ec2/networkAcl:NetworkAcl", "vpcId")
+replaces_on("aws:ec2/networkAclAssociation:NetworkAclAssociation", "networkAclId", "subnetId", unique=("subnetId",))
+replaces_on("aws:ec2/securityGroup:SecurityGroup", "name", "namePrefix", "description", "vpcId",
+            unique=("name", "vpcId"))
+replaces_on("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "vpcId", unique=("vpcId",))
+replaces_on("aws:ec2/vpcEndpoint:VpcEndpoint", "vpcId", "serviceName", "vpcEndpointType", "autoAccept",
+            unique=("vpcId", "serviceName"))
+replaces_on("aws:ec2/flowLog:FlowLog", "vpcId", "subnetId", "eniId", "transitGatewayId", "trafficType",
+            "logDestination", "logDestinationType", "logGroupName", "iamRoleArn", "maxAggregationInterval",
+            "logFormat", "destinationOptions", "deliverCrossAccountRole")

@@ -14,6 +14,7 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
+    replaces_on,
     tag_list,
     tagger,
     unknown,
@@ -110,13 +111,22 @@ def delete_profile(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 
+def update_profile(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """A profile holds one role: swap it in place."""
+    for role in iam(ctx).get_instance_profile(InstanceProfileName=rid)["InstanceProfile"].get("Roles", []):
+        iam(ctx).remove_role_from_instance_profile(InstanceProfileName=rid, RoleName=role["RoleName"])
+    iam(ctx).add_role_to_instance_profile(InstanceProfileName=rid, RoleName=new["role"])
+    return {}
+
+
 @lookup("name")
 def find_profile(ctx: Ctx, p: Props) -> Found | None:
     profile = iam(ctx).get_instance_profile(InstanceProfileName=p["name"])["InstanceProfile"]
     return Found(p["name"], tags_of(profile.get("Tags")))
 
 
-register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, tag=tag_profile,
+register("aws:iam/instanceProfile:InstanceProfile", Handler(create_profile, delete_profile, update_profile,
+                                                            frozenset({"role"}), tag=tag_profile,
                                                             lookup=find_profile, named=True))
 
 
@@ -163,7 +173,8 @@ def find_key(ctx: Ctx, p: Props) -> Found | None:
 
 
 register("aws:kms/key:Key", Handler(create_key, delete_key, update_key,
-                                    frozenset({"policy", "description", "enableKeyRotation"}), tag_key, lookup=find_key))
+                                    frozenset({"policy", "description", "enableKeyRotation", "deletionWindowInDays"}),
+                                    tag_key, lookup=find_key))
 
 
 def create_alias(ctx: Ctx, p: Props) -> Created:
@@ -194,3 +205,12 @@ def find_alias(ctx: Ctx, p: Props) -> Found | None:
 
 register("aws:kms/alias:Alias", Handler(create_alias, delete_alias, update_alias, frozenset({"targetKeyId"}),
                                         lookup=find_alias, named=True))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:iam/role:Role", "name", "namePrefix", "path", unique=("name",))
+replaces_on("aws:iam/rolePolicy:RolePolicy", "name", "namePrefix", "role", unique=("role", "name"))
+replaces_on("aws:iam/instanceProfile:InstanceProfile", "name", "namePrefix", "path", unique=("name",))
+replaces_on("aws:kms/key:Key", "customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId")
+replaces_on("aws:kms/alias:Alias", "name", "namePrefix", unique=("name",))

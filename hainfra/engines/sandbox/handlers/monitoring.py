@@ -14,6 +14,7 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
+    replaces_on,
     tag_diff,
     tag_list,
     tagger,
@@ -273,3 +274,15 @@ def find_subscription(ctx: Ctx, p: Props) -> Found | None:
 
 register("aws:sns/topicSubscription:TopicSubscription", Handler(create_subscription, delete_subscription,
                                                                 lookup=find_subscription, named=True))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:cloudwatch/logGroup:LogGroup", "name", "namePrefix", "logGroupClass", unique=("name",))
+replaces_on("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyName", unique=("policyName",))
+replaces_on("aws:cloudwatch/eventRule:EventRule", "name", "namePrefix", "eventBusName", unique=("name",))
+replaces_on("aws:cloudwatch/eventTarget:EventTarget", "rule", "targetId", "eventBusName", unique=("rule", "targetId"))
+replaces_on("aws:cloudwatch/metricAlarm:MetricAlarm", "name", unique=("name",))
+replaces_on("aws:sns/topic:Topic", "name", "namePrefix", "fifoTopic", unique=("name",))
+replaces_on("aws:sns/topicSubscription:TopicSubscription", "topic", "protocol", "endpoint",
+            unique=("topic", "protocol", "endpoint"))

@@ -14,6 +14,7 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
+    replaces_on,
     tag_list,
     tagger,
 )
@@ -112,3 +113,10 @@ def find_parameter(ctx: Ctx, p: Props) -> Found | None:
 register("aws:ssm/parameter:Parameter", Handler(
     create_parameter, delete_parameter, update_parameter, frozenset({"value", "keyId", "type"}), tag_parameter,
     lookup=find_parameter, named=True))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:secretsmanager/secret:Secret", "name", "namePrefix", unique=("name",))
+replaces_on("aws:secretsmanager/secretVersion:SecretVersion", "secretId", "secretString", "secretBinary")
+replaces_on("aws:ssm/parameter:Parameter", "name", "dataType", unique=("name",))

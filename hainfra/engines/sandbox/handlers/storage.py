@@ -18,6 +18,7 @@ from hainfra.engines.sandbox.handlers import (
     ints,
     lookup,
     register,
+    replaces_on,
     tag_list,
 )
 from hainfra.naming import STACK_TAG
@@ -93,7 +94,13 @@ def find_bucket_setting(ctx: Ctx, p: Props) -> Found | None:
     return None if tags is None else Found(p["bucket"], tags, part_of="bucket")
 
 
-register("aws:s3/bucket:Bucket", Handler(create_bucket, delete_bucket, tag=tag_bucket, lookup=find_bucket, named=True))
+def update_bucket(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """force_destroy lives in state only (it is read by delete)."""
+    return {}
+
+
+register("aws:s3/bucket:Bucket", Handler(create_bucket, delete_bucket, update_bucket, frozenset({"forceDestroy"}),
+                                         tag=tag_bucket, lookup=find_bucket, named=True))
 
 
 def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str], None]) -> Handler:
@@ -183,3 +190,13 @@ register("aws:s3/bucketLogging:BucketLogging", bucket_config(
     lambda ctx, p: s3(ctx).put_bucket_logging(Bucket=p["bucket"], BucketLoggingStatus={"LoggingEnabled": {
         "TargetBucket": p["targetBucket"], "TargetPrefix": p.get("targetPrefix") or ""}}),
     lambda ctx, b: s3(ctx).put_bucket_logging(Bucket=b, BucketLoggingStatus={})))
+
+
+# --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
+
+replaces_on("aws:s3/bucket:Bucket", "bucket", "bucketPrefix", "objectLockEnabled", unique=("bucket",))
+for _token in ("BucketVersioning", "BucketServerSideEncryptionConfiguration", "BucketLifecycleConfiguration",
+               "BucketPublicAccessBlock", "BucketOwnershipControls", "BucketPolicy", "BucketNotification",
+               "BucketLogging"):
+    # settings written into the bucket: one of each per bucket
+    replaces_on(f"aws:s3/{_token[0].lower()}{_token[1:]}:{_token}", "bucket", "expectedBucketOwner", unique=("bucket",))
