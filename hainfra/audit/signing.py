@@ -166,7 +166,7 @@ def signature(signer: Signer, message: bytes) -> dict[str, str]:
 
 def check(sig: dict[str, str] | None, message: bytes, directory: Path | None = None) -> str | None:
     """None if ``sig`` verifies ``message`` with a pinned key, else why not (for a verify report)."""
-    if not sig:
+    if not sig or not isinstance(sig, dict):
         return "not signed"
     key = pinned_key(str(sig.get("key")), directory)
     if key is None:

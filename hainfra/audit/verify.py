@@ -69,30 +69,54 @@ def _check_entry(n: int, entry: dict[str, Any], prev: str, keys: Path | None) ->
     return found
 
 
+def _regular_inside(path: Path, folder: Path) -> str | None:
+    """Why ``path`` must not be read (outside ``folder`` once symlinks are followed, or not a regular file)."""
+    if not path.resolve().is_relative_to(folder.resolve()):
+        return "outside"
+    if not path.is_file():  # a FIFO or a device would block or never end
+        return "missing" if not path.exists() else "not a regular file"
+    return None
+
+
 def _check_files(root: Path, n: int, entry: dict[str, Any]) -> tuple[list[str], int]:
-    """(problems, files verified) for one finished run's run.json and files."""
+    """(problems, files verified) for one finished run's run.json and files.
+
+    Only regular files inside the run folder are read: a forged entry must not make verify follow a
+    path (or a symlink) out of the archive, or block on a FIFO.
+    """
     label = _label(n, entry)
     folder = root / str(entry.get("path"))
     run_json = folder / "run.json"
-    try:
-        data = run_json.read_bytes()
-    except OSError:
-        return [f"{label}: {run_json} is missing"], 0
+    if _regular_inside(folder, root) == "outside":
+        return [f"{label}: its run folder {folder} is outside the archive (a symlink or a path out of it; not read)"], 0
+    why = _regular_inside(run_json, folder)
+    if why:
+        return [f"{label}: {run_json} is {why}"], 0
+    data = run_json.read_bytes()
     if archive.sha256_bytes(data) != entry.get("run_json_sha256"):
         return [f"{label}: {run_json} was modified (sha256 mismatch)"], 0
+    record = _json(data)
+    listed = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(listed, dict):
+        return [f"{label}: {run_json} is not a run record (no files table)"], 0
     problems, files = [], 0
-    for name, digest in json.loads(data).get("files", {}).items():
-        path = folder / name
-        try:
-            ok = archive.sha256_file(path) == digest
-        except OSError:
-            problems.append(f"{label}: {path} is missing")
-            continue
-        if ok:
+    for name, digest in listed.items():
+        path = folder / str(name)
+        why = _regular_inside(path, folder)
+        if why:
+            problems.append(f"{label}: {path} is {why}{' its run folder (not read)' if why == 'outside' else ''}")
+        elif archive.sha256_file(path) == digest:
             files += 1
         else:
             problems.append(f"{label}: {path} was modified (sha256 mismatch)")
     return problems, files
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
 
 
 def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Report:
@@ -132,9 +156,9 @@ def _walk_chain(index: chain.Index, keys: Path, report: Report) -> None:
         prev = str(entry.get("hash"))
         kind = entry.get("kind")
         if kind == "started":
-            open_runs[entry.get("run_id")] = (n, entry)
+            open_runs[str(entry.get("run_id"))] = (n, entry)
         elif kind == "finished":
-            if open_runs.pop(entry.get("run_id"), None) is None:
+            if open_runs.pop(str(entry.get("run_id")), None) is None:
                 report.problems.append(f"{_label(n, entry)}: no started entry before it (an entry was removed)")
         elif kind == "repair":
             report.notes.append(f"entry {n}: a torn line {entry.get('line')} was moved aside to "

@@ -1,6 +1,6 @@
 """The anchored head: the latest signed (sequence, hash) of an archive, kept outside it.
 
-One small JSON file per archive under ``<config>/witness/``, keyed by the archive's resolved path,
+One small JSON file per archive under ``<config>/witness/``, keyed by the archive's absolute path,
 so deleting or recreating the archive folder does not delete its witness. A dropped tail, an
 emptied or recreated index or a wiped archive no longer contains the anchored head: ``audit verify``
 reports that as history loss naming the last anchored sequence number. When an append finds the
@@ -21,7 +21,12 @@ from hainfra.home import config_home
 
 
 def path_for(root: Path) -> Path:
-    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:20]
+    """The witness of the archive at ``root``, keyed by its absolute path as spelled, symlinks *not* followed.
+
+    Following them would let whoever can replace the archive folder with a symlink (to an older,
+    validly signed copy) point verify at a path that has no witness, hiding the runs since.
+    """
+    key = hashlib.sha256(os.path.abspath(root).encode()).hexdigest()[:20]
     return config_home() / "witness" / f"{key}.json"
 
 
@@ -59,7 +64,7 @@ def missing_head(witness: dict[str, Any] | None, index: Any) -> str | None:
 
 def advance(root: Path, entry: dict[str, Any], index_before: Any, when: str) -> None:
     """Anchor ``entry`` as the new head; first record a loss if the old head is no longer in the index."""
-    witness = read(root) or {"archive": str(root.resolve()), "losses": []}
+    witness = read(root) or {"archive": os.path.abspath(root), "losses": []}
     loss = missing_head(witness, index_before)
     if loss:
         witness["losses"].append({"detected": when, "anchored_seq": witness["seq"], "anchored_hash": witness["hash"],

@@ -1,0 +1,126 @@
+"""Adversarial review of the audit archive: an attacker who can write the archive folder (and its
+parent) but neither the signing key nor the witness under the config folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from hainfra import audit
+from hainfra.audit import archive, chain, signing
+from tests.unit.test_audit import lines, problems, rechain, record_runs, write_lines
+
+
+def test_archive_swapped_for_a_symlink_to_an_older_copy_is_history_loss(tmp_path: Path) -> None:
+    """Every entry of the older copy is validly signed; only the witness can tell the last run is gone."""
+    root = tmp_path / "archive"
+    record_runs(root, 2)
+    backup = tmp_path / "backup-of-archive"
+    shutil.copytree(root, backup)
+    record_runs(root, 1, prefix="the-run-to-hide")
+    shutil.rmtree(root)
+    root.symlink_to(backup, target_is_directory=True)
+    report = problems(root)
+    assert "history loss: the witness anchors sequence 6" in report and "the index ends at sequence 4" in report
+
+
+def test_a_non_object_signature_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    entries = lines(root)
+    entries[0]["sig"] = "forged"
+    entries[1]["run_id"] = ["not", "hashable"]
+    write_lines(root, rechain(entries))
+    report = problems(root)
+    assert "entry 1 (started" in report and "not signed" in report
+    assert "entry 2 (finished" in report and "signature does not verify" in report
+
+
+def _forge_finished(root: Path, files: dict[str, str], run_json: object | None = None) -> None:
+    """Append a forged (unsigned-valid) finished run whose run.json lists ``files``."""
+    entries = lines(root)
+    folder = root / "st" / "forged"
+    folder.mkdir(parents=True)
+    data = json.dumps(run_json if run_json is not None else {"files": files}).encode()
+    (folder / "run.json").write_bytes(data)
+    entries.append({**entries[-1], "run_id": "forged", "path": "st/forged",
+                    "run_json_sha256": archive.sha256_bytes(data)})
+    write_lines(root, rechain(entries, len(entries) - 1))
+
+
+def test_files_outside_the_run_folder_are_never_read(tmp_path: Path) -> None:
+    """A forged run.json naming a path outside its folder (or a FIFO) must not make verify read it."""
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("private")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    _forge_finished(root, {"../../../outside.txt": archive.sha256_bytes(b"private"), str(fifo): "0" * 64})
+    result: dict[str, str] = {}
+    worker = threading.Thread(target=lambda: result.update(report=problems(root)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():  # unblock the reader so the test process can end, then fail
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        worker.join(timeout=5)
+        pytest.fail("audit verify blocked reading a FIFO named by a forged run.json")
+    report = result["report"]
+    assert "entry 3 (finished forged)" in report and "outside its run folder" in report
+    assert "outside.txt" in report and "fifo" in report
+    assert audit.check(root).files == 2  # the two genuine files only
+
+
+def test_a_run_json_that_is_not_an_object_is_a_finding(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    _forge_finished(root, {}, run_json=["not", "an", "object"])
+    report = problems(root)
+    assert "entry 3 (finished forged)" in report and "run.json" in report and "not a run record" in report
+
+
+def test_a_run_folder_symlinked_outside_the_archive_is_named(tmp_path: Path) -> None:
+    """A run folder that points elsewhere can change without touching the archive: verify names it."""
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    folder = root / lines(root)[1]["path"]
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(folder, elsewhere)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    assert "outside the archive" in problems(root)
+
+
+def test_signature_checks_only_trust_pinned_keys_not_the_archive(tmp_path: Path) -> None:
+    """A .pem planted in the archive (under any name) is never consulted."""
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    pinned = next(signing.keys_dir().glob("*.pem"))
+    (root / "audit-keys").mkdir()
+    shutil.copy(pinned, root / "audit-keys" / pinned.name)
+    pinned.unlink()
+    signing._PINNED.clear()
+    assert "not pinned" in problems(root)
+    assert chain.INDEX == "index.jsonl"
+
+
+def test_a_genuine_file_replaced_by_a_fifo_is_named_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    html = root / lines(root)[1]["path"] / "02-deploy.html"
+    html.unlink()
+    os.mkfifo(html)
+    result: dict[str, str] = {}
+    worker = threading.Thread(target=lambda: result.update(report=problems(root)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():
+        os.close(os.open(html, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=5)
+        pytest.fail("audit verify blocked reading a FIFO in a run folder")
+    assert f"{html} is not a regular file" in result["report"]
