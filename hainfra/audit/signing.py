@@ -50,6 +50,15 @@ def keys_dir() -> Path:
     return config_home() / KEYS_DIR
 
 
+def emulator_keys_dir() -> Path:
+    """Pins of KMS keys held by an AWS emulator: never trusted unless verify is pointed here (``--keys``).
+
+    Any local user can have the emulator sign (loopback, well-known credentials), so its key pinned
+    beside the real ones would let anyone forge entries that verify accepts in every archive.
+    """
+    return keys_dir() / "emulator"
+
+
 def _write_private(path: Path, data: bytes) -> bool:
     """Create ``path`` (0600) atomically unless it exists; False if another process won the race."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -66,10 +75,10 @@ def _write_private(path: Path, data: bytes) -> bool:
         os.unlink(tmp)
 
 
-def pin(public_key: Any) -> str:
-    """Pin a public key (trust it for `audit verify`); returns its fingerprint."""
+def pin(public_key: Any, directory: Path | None = None) -> str:
+    """Pin a public key in ``directory`` (default: trusted by `audit verify`); returns its fingerprint."""
     fp = fingerprint(public_key)
-    path = keys_dir() / f"{fp}.pem"
+    path = (directory or keys_dir()) / f"{fp}.pem"
     if not path.exists():
         pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         _write_private(path, pem)
@@ -121,12 +130,15 @@ class LocalSigner:
 
 
 class KmsSigner:
-    """An AWS KMS asymmetric key (SIGN_VERIFY); its public key is fetched once and pinned."""
+    """An AWS KMS asymmetric key (SIGN_VERIFY); its public key is fetched once and pinned.
+
+    An emulator's key (``emulated``) is pinned apart, in :func:`emulator_keys_dir`.
+    """
 
     ALGORITHMS = {"ECC_NIST_P256": "ECDSA_SHA_256", "RSA_2048": "RSASSA_PSS_SHA_256",
                   "RSA_3072": "RSASSA_PSS_SHA_256", "RSA_4096": "RSASSA_PSS_SHA_256"}
 
-    def __init__(self, key_id: str, client: Any) -> None:
+    def __init__(self, key_id: str, client: Any, emulated: bool = False) -> None:
         self.key_id = key_id
         self.client = client
         response = client.get_public_key(KeyId=key_id)
@@ -136,7 +148,11 @@ class KmsSigner:
                                   f"the key is {response.get('KeyUsage')} {spec}; use a SIGN_VERIFY key of spec "
                                   f"{', '.join(self.ALGORITHMS)}")
         self.algorithm = self.ALGORITHMS[spec]
-        self.fingerprint = pin(serialization.load_der_public_key(response["PublicKey"]))
+        self.fingerprint = pin(serialization.load_der_public_key(response["PublicKey"]),
+                               emulator_keys_dir() if emulated else None)
+        if emulated:
+            log.warning("audit_signer kms:%s is a key of the AWS emulator: its entries verify only with "
+                        "`hainfra audit verify --keys %s`", key_id, emulator_keys_dir())
 
     def sign(self, message: bytes) -> bytes:
         return self.client.sign(KeyId=self.key_id, Message=message, MessageType="RAW",
@@ -144,7 +160,10 @@ class KmsSigner:
 
 
 def get_signer(spec: str = "local", *, aws: dict[str, Any] | None = None) -> Signer:
-    """The signer named by ``audit_signer``: ``local`` or ``kms:<key id, ARN or alias/name>``."""
+    """The signer named by ``audit_signer``: ``local`` or ``kms:<key id, ARN or alias/name>``.
+
+    ``aws`` with an ``endpoint_url`` is hainfra's AWS emulator (``aws_endpoint_url``), not AWS.
+    """
     if spec in ("", "local"):
         return LocalSigner.load_or_create()
     if spec.startswith("kms:") and len(spec) > 4:
@@ -152,7 +171,7 @@ def get_signer(spec: str = "local", *, aws: dict[str, Any] | None = None) -> Sig
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return KmsSigner(spec[4:], boto3.client("kms", **(aws or {})))
+            return KmsSigner(spec[4:], boto3.client("kms", **(aws or {})), emulated=bool((aws or {}).get("endpoint_url")))
         except (BotoCoreError, ClientError) as exc:
             raise ConfigError.one("audit_signer", spec, f"cannot read the KMS key's public key ({exc}); "
                                                         "check the key id/alias and the region") from exc
