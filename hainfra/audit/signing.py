@@ -89,11 +89,20 @@ def pin(public_key: Any, directory: Path | None = None) -> str:
 _PINNED: dict[tuple[Path, str], Any] = {}
 
 
+def _ours(stat: os.stat_result) -> bool:
+    """Owned by us (or root) and writable by nobody else: a file another user could have written is no pin."""
+    return stat.st_uid in (os.geteuid(), 0) and not stat.st_mode & 0o022
+
+
 def pinned_key(fp: str, directory: Path | None = None) -> Any | None:
     cached = (directory or keys_dir(), fp)
     if cached not in _PINNED:
+        path = cached[0] / f"{fp}.pem"
         try:
-            key = serialization.load_pem_public_key((cached[0] / f"{fp}.pem").read_bytes())
+            if not _ours(path.stat()):
+                log.warning("ignoring the pinned key %s: another user owns it or may write it", path)
+                return None
+            key = serialization.load_pem_public_key(path.read_bytes())
         except (OSError, ValueError):
             return None
         if fingerprint(key) != fp:  # a file renamed to another key's fingerprint is no pin
@@ -120,6 +129,7 @@ class LocalSigner:
             if _write_private(path, pem):
                 log.warning("created the audit signing key %s (fingerprint %s); keep it out of the archive",
                             path, fingerprint(new.public_key()))
+        _check_private(path)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, ed25519.Ed25519PrivateKey):
             raise AuditError(f"{path} is not an Ed25519 private key; move it aside and a new key is created")
@@ -127,6 +137,18 @@ class LocalSigner:
 
     def sign(self, message: bytes) -> bytes:
         return self.key.sign(message)
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a signing key others can read or that another user owns (as ssh refuses a loose private key)."""
+    stat = path.stat()
+    if stat.st_uid != os.geteuid():
+        raise AuditError(f"{path} belongs to another user (uid {stat.st_uid}), who may hold a copy and sign as "
+                         "you: move it aside and a new key is created")
+    if stat.st_mode & 0o077:
+        raise AuditError(f"{path} is readable by others (mode {oct(stat.st_mode & 0o777)}): anyone on this machine "
+                         f"could sign as the archive. Fix: chmod 600 {path} (and if others may have copied it, move "
+                         "it aside so a new key is created)")
 
 
 class KmsSigner:

@@ -13,6 +13,8 @@ import pytest
 
 from hainfra import audit
 from hainfra.audit import archive, chain, signing
+from hainfra.errors import AuditError
+from hainfra.home import config_home
 from tests.unit.test_audit import lines, problems, rechain, record_runs, write_lines
 
 
@@ -124,3 +126,27 @@ def test_a_genuine_file_replaced_by_a_fifo_is_named_not_read(tmp_path: Path) -> 
         worker.join(timeout=5)
         pytest.fail("audit verify blocked reading a FIFO in a run folder")
     assert f"{html} is not a regular file" in result["report"]
+
+
+def test_a_signing_key_others_can_read_is_refused_like_ssh_does(tmp_path: Path) -> None:
+    """A key copied without its mode (cp, an unpacked backup) lets every local user sign as the archive."""
+    signing.get_signer()
+    key = config_home() / signing.LOCAL_KEY
+    key.chmod(0o644)
+    with pytest.raises(AuditError, match=f"{key}.*readable by others.*chmod 600"):
+        signing.get_signer()
+    key.chmod(0o600)
+    assert signing.get_signer().fingerprint
+
+
+def test_a_pin_others_can_write_is_not_trusted(tmp_path: Path) -> None:
+    """A pinned key in a folder or file another user can write could be theirs."""
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    pin = next(signing.keys_dir().glob("*.pem"))
+    pin.chmod(0o666)
+    signing._PINNED.clear()
+    assert "not pinned" in problems(root)
+    pin.chmod(0o644)
+    signing._PINNED.clear()
+    assert audit.verify(root).startswith("archive verified")
