@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,27 +70,29 @@ def _check_entry(n: int, entry: dict[str, Any], prev: str, keys: Path | None) ->
     return found
 
 
-def _regular_inside(path: Path, folder: Path) -> str | None:
-    """Why ``path`` must not be read (outside ``folder`` once symlinks are followed, or not a regular file)."""
-    if not path.resolve().is_relative_to(folder.resolve()):
-        return "outside"
-    if not path.is_file():  # a FIFO or a device would block or never end
-        return "missing" if not path.exists() else "not a regular file"
-    return None
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` must not be read: missing, a symlink, or not a regular file (a FIFO would block forever)."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "missing"
+    if stat.S_ISLNK(mode):
+        return "a symlink (not read)"
+    return None if stat.S_ISREG(mode) else "not a regular file (not read)"
 
 
-def _check_files(root: Path, n: int, entry: dict[str, Any]) -> tuple[list[str], int]:
+def _check_files(root: Path, root_real: Path, n: int, entry: dict[str, Any]) -> tuple[list[str], int]:
     """(problems, files verified) for one finished run's run.json and files.
 
-    Only regular files inside the run folder are read: a forged entry must not make verify follow a
-    path (or a symlink) out of the archive, or block on a FIFO.
+    Only regular files directly in a run folder inside the archive are read: a forged entry must not
+    make verify follow a path or a symlink out of the archive, or block on a FIFO.
     """
     label = _label(n, entry)
     folder = root / str(entry.get("path"))
     run_json = folder / "run.json"
-    if _regular_inside(folder, root) == "outside":
+    if not folder.resolve().is_relative_to(root_real):
         return [f"{label}: its run folder {folder} is outside the archive (a symlink or a path out of it; not read)"], 0
-    why = _regular_inside(run_json, folder)
+    why = _unreadable(run_json)
     if why:
         return [f"{label}: {run_json} is {why}"], 0
     data = run_json.read_bytes()
@@ -102,9 +105,10 @@ def _check_files(root: Path, n: int, entry: dict[str, Any]) -> tuple[list[str], 
     problems, files = [], 0
     for name, digest in listed.items():
         path = folder / str(name)
-        why = _regular_inside(path, folder)
+        plain = "/" not in str(name) and str(name) not in ("", ".", "..")
+        why = _unreadable(path) if plain else "outside its run folder (not read)"
         if why:
-            problems.append(f"{label}: {path} is {why}{' its run folder (not read)' if why == 'outside' else ''}")
+            problems.append(f"{label}: {path} is {why}")
         elif archive.sha256_file(path) == digest:
             files += 1
         else:
@@ -127,7 +131,8 @@ def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Rep
     # File hashing and signature checks dominate on a large archive. hashlib releases the GIL, so the
     # files are hashed on threads while this thread walks the chain and checks the signatures.
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-        hashed = pool.map(lambda item: _check_files(root, *item), finished)
+        root_real = root.resolve()
+        hashed = pool.map(lambda item: _check_files(root, root_real, *item), finished)
         _walk_chain(index, keys, report)
         for found, files in hashed:
             report.problems += found
