@@ -126,7 +126,10 @@ def _json(data: bytes) -> Any:
 def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Report:
     """Every check on the local archive, its witness and (given) its S3 mirror; never raises for a finding."""
     root, keys = Path(root), keys or signing.keys_dir()
-    index, report, anchor = chain.read(root), Report(root), witness.read(root)
+    # The witness first: it advances only after its entry is in the index, so a stage appending while
+    # verify reads is never mistaken for history loss.
+    anchor = witness.read(root)
+    index, report = chain.read(root), Report(root)
     finished = [(n, e) for n, e in enumerate(index.entries, start=1) if e and e.get("kind") == "finished"]
     # File hashing and signature checks dominate on a large archive. hashlib releases the GIL, so the
     # files are hashed on threads while this thread walks the chain and checks the signatures.

@@ -3,6 +3,7 @@ parent) but neither the signing key nor the witness under the config folder."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -150,3 +151,21 @@ def test_a_pin_others_can_write_is_not_trusted(tmp_path: Path) -> None:
     pin.chmod(0o644)
     signing._PINNED.clear()
     assert audit.verify(root).startswith("archive verified")
+
+
+def test_verify_while_a_stage_appends_is_not_history_loss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer appending between verify's reads of the index and of the witness is not a loss."""
+    verify_mod = importlib.import_module("hainfra.audit.verify")  # `audit.verify` is the function
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    real_read = chain.read
+
+    def read_then_another_writer_appends(path: Path) -> chain.Index:
+        index = real_read(path)
+        monkeypatch.setattr(verify_mod.chain, "read", real_read)
+        record_runs(root, 1, prefix="concurrent")
+        return index
+
+    monkeypatch.setattr(verify_mod.chain, "read", read_then_another_writer_appends)
+    report = audit.check(root)
+    assert report.ok, str(report)
