@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hainfra.audit import archive, chain, signing, witness
+from hainfra.errors import AuditError
 
 
 @dataclass
@@ -128,8 +129,12 @@ def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Rep
     root, keys = Path(root), keys or signing.keys_dir()
     # The witness first: it advances only after its entry is in the index, so a stage appending while
     # verify reads is never mistaken for history loss.
-    anchor = witness.read(root)
-    index, report = chain.read(root), Report(root)
+    anchor, report = witness.read(root), Report(root)
+    try:
+        index = chain.read(root)
+    except AuditError as exc:  # a symlinked index: named, never followed
+        report.problems.append(str(exc))
+        return report
     finished = [(n, e) for n, e in enumerate(index.entries, start=1) if e and e.get("kind") == "finished"]
     # File hashing and signature checks dominate on a large archive. hashlib releases the GIL, so the
     # files are hashed on threads while this thread walks the chain and checks the signatures.

@@ -169,3 +169,22 @@ def test_verify_while_a_stage_appends_is_not_history_loss(tmp_path: Path, monkey
     monkeypatch.setattr(verify_mod.chain, "read", read_then_another_writer_appends)
     report = audit.check(root)
     assert report.ok, str(report)
+
+
+def test_an_index_symlinked_to_a_users_file_is_never_appended_to_nor_repaired(tmp_path: Path) -> None:
+    """`verify` calls the victim's last line torn and says to run repair: repair would move that line
+    (a secret key) into the archive, where the attacker reads it, and truncate the victim's file."""
+    victim = tmp_path / "credentials"
+    content = b"[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = wJalrXUtnFEMIK7MDENG"
+    victim.write_bytes(content)
+    root = tmp_path / "archive"
+    root.mkdir()
+    (root / chain.INDEX).symlink_to(victim)
+    with pytest.raises(AuditError, match="is a symlink"):
+        audit.repair(root)
+    with pytest.raises(AuditError, match="is a symlink"):
+        record_runs(root, 1)
+    assert "is a symlink" in problems(root)
+    assert victim.read_bytes() == content
+    assert not any(b"wJalrXUtnFEMIK7MDENG" in p.read_bytes() for p in root.rglob("*") if p.is_file() and
+                   not p.is_symlink())
