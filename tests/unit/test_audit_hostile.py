@@ -188,3 +188,55 @@ def test_an_index_symlinked_to_a_users_file_is_never_appended_to_nor_repaired(tm
     assert victim.read_bytes() == content
     assert not any(b"wJalrXUtnFEMIK7MDENG" in p.read_bytes() for p in root.rglob("*") if p.is_file() and
                    not p.is_symlink())
+
+
+class FakeLockedBucket:
+    """Just enough of an S3 client for S3Mirror: records what would be uploaded."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, bytes] = {}
+
+    def get_object_lock_configuration(self, Bucket: str) -> dict:  # noqa: N803 - boto3's names
+        return {"ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled"}}
+
+    def put_object(self, Key: str, Body: bytes, **kwargs: object) -> None:  # noqa: N803
+        self.keys[Key] = Body
+
+
+def test_a_run_folder_planted_as_a_symlink_is_never_written_through(tmp_path: Path) -> None:
+    """The run folder's path is known from the started entry; a link there must not receive the run,
+    and the mirror must not upload (and lock for years) the files of the folder it points to."""
+    from hainfra.audit.mirror import S3Mirror
+    from hainfra.audit.record import base_record, recording
+    from hainfra.errors import ArchiveWriteError
+
+    private = tmp_path / "dot-aws"
+    private.mkdir()
+    (private / "credentials").write_text("aws_secret_access_key = wJalrXUtnFEMIK7MDENG")
+    root = tmp_path / "archive"
+    bucket = FakeLockedBucket()
+    mirror = S3Mirror("s3://b/audit", "GOVERNANCE", 1, bucket)
+    record = base_record("planted", "deploy", "st")
+    with pytest.raises(ArchiveWriteError), recording(root, record, signer=signing.get_signer(),
+                                                     mirror=mirror) as stage:
+        folder = archive.run_folder(root, record)
+        folder.parent.mkdir(parents=True)
+        folder.symlink_to(private, target_is_directory=True)
+        stage.outcome, stage.files = "success", {"02-deploy.ipynb": b"{}"}
+    assert sorted(p.name for p in private.iterdir()) == ["credentials"]
+    assert not any(b"wJalr" in body for body in bucket.keys.values())
+
+
+def test_the_mirror_uploads_only_the_runs_own_files(tmp_path: Path) -> None:
+    """A symlink dropped into a run folder before the upload is not followed into the mirror."""
+    from hainfra.audit.mirror import S3Mirror
+
+    private = tmp_path / "credentials"
+    private.write_text("aws_secret_access_key = wJalrXUtnFEMIK7MDENG")
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    folder = root / lines(root)[1]["path"]
+    (folder / "extra.txt").symlink_to(private)
+    bucket = FakeLockedBucket()
+    S3Mirror("s3://b/audit", "GOVERNANCE", 1, bucket).put_run(root, folder)
+    assert sorted(k.rsplit("/", 1)[1] for k in bucket.keys) == ["02-deploy.html", "02-deploy.ipynb", "run.json"]
