@@ -240,3 +240,35 @@ def test_the_mirror_uploads_only_the_runs_own_files(tmp_path: Path) -> None:
     bucket = FakeLockedBucket()
     S3Mirror("s3://b/audit", "GOVERNANCE", 1, bucket).put_run(root, folder)
     assert sorted(k.rsplit("/", 1)[1] for k in bucket.keys) == ["02-deploy.html", "02-deploy.ipynb", "run.json"]
+
+
+def test_the_temp_spool_is_not_a_predictable_folder_another_user_can_prepare(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the home cannot hold the spool, the run goes to the system temp folder: a link planted
+    there at the predictable path must not make hainfra overwrite a file of the user's."""
+    import tempfile
+
+    from hainfra.audit.record import base_record, recording
+    from hainfra.errors import ArchiveWriteError
+
+    shared_tmp = tmp_path / "tmp"
+    shared_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(shared_tmp))
+    home_file = tmp_path / "home-is-a-file"
+    home_file.write_text("")
+    monkeypatch.setenv("HAINFRA_HOME", str(home_file))
+    victim = tmp_path / "bashrc"
+    victim.write_text("export PATH=/usr/bin\n")
+    planted = shared_tmp / f"hainfra-spool-{os.getuid()}" / "planted"
+    planted.mkdir(parents=True)
+    (planted / "run.json").symlink_to(victim)
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    monkeypatch.setattr(archive, "write_new", lambda path, data: (_ for _ in ()).throw(OSError(28, "No space")))
+    with pytest.raises(ArchiveWriteError) as info:
+        with recording(root, base_record("planted", "deploy", "st"), signer=signing.get_signer()) as stage:
+            stage.outcome, stage.files = "success", {"02-deploy.ipynb": b"the executed notebook"}
+    assert victim.read_text() == "export PATH=/usr/bin\n"
+    spool = Path(info.value.spool)
+    assert (spool / "02-deploy.ipynb").read_bytes() == b"the executed notebook"
+    assert oct(spool.stat().st_mode & 0o777) == "0o700"
