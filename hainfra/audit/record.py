@@ -125,7 +125,12 @@ def _mirror(stage: Stage, method: str, *args: Any) -> None:
 def _finish(stage: Stage) -> None:
     record = {**stage.record, "ended": chain.utc(), "outcome": stage.outcome or "failed",
               "failing_cell": _redacted_cell(stage.failing_cell, stage.secrets)}
-    files = stage.render(record) if stage.render else stage.files
+    try:
+        files = stage.render(record) if stage.render else stage.files
+    except Exception as exc:  # noqa: BLE001 - torn notebook JSON (Ctrl-C mid-write): still record the outcome
+        log.error("could not render run %s for the archive: %s", record["run_id"], exc)
+        record["render_error"] = archive.redact(f"{type(exc).__name__}: {exc}", stage.secrets)[0]
+        files = {}
     try:
         record, run_sha = archive.write_run(stage.root, record, files)
         entry = chain.append(stage.root, {"kind": "finished", "run_id": record["run_id"], "stage": record["stage"],

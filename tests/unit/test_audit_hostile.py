@@ -272,3 +272,23 @@ def test_the_temp_spool_is_not_a_predictable_folder_another_user_can_prepare(
     spool = Path(info.value.spool)
     assert (spool / "02-deploy.ipynb").read_bytes() == b"the executed notebook"
     assert oct(spool.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_notebook_that_cannot_be_rendered_still_finishes_its_record(tmp_path: Path) -> None:
+    """Ctrl-C while papermill writes leaves torn notebook JSON: rendering fails, yet the stage must be
+    recorded as interrupted (not left incomplete forever) and Ctrl-C must still reach the caller."""
+    from hainfra.audit.record import base_record, recording
+
+    def torn_notebook(record: dict) -> dict:
+        raise ValueError("Notebook does not appear to be JSON: '{\"cells\": [{\"cell_t'")
+
+    root = tmp_path / "archive"
+    with pytest.raises(KeyboardInterrupt):
+        with recording(root, base_record("torn", "deploy", "st"), signer=signing.get_signer()) as stage:
+            stage.render = torn_notebook
+            raise KeyboardInterrupt
+    finished = lines(root)[-1]
+    assert finished["kind"] == "finished" and finished["outcome"] == "interrupted"
+    run = audit.show("torn", root)
+    assert "does not appear to be JSON" in run["render_error"]
+    assert audit.verify(root).startswith("archive verified: 1 runs")
