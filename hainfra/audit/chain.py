@@ -15,6 +15,8 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -85,6 +87,25 @@ def read(root: Path) -> Index:
     if path.is_symlink():
         raise _refuse_link(path)
     return parse(path.read_bytes()) if path.is_file() else Index()
+
+
+@contextmanager
+def shared_lock(root: Path) -> Iterator[None]:
+    """Hold the index's lock shared (appends wait), so a reader sees the witness and the index together."""
+    try:
+        fd = os.open(root / INDEX, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        yield
+        return
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _refuse_link(root / INDEX) from None
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _open_index(root: Path, mode: str) -> IO[bytes]:

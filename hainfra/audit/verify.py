@@ -127,11 +127,12 @@ def _json(data: bytes) -> Any:
 def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Report:
     """Every check on the local archive, its witness and (given) its S3 mirror; never raises for a finding."""
     root, keys = Path(root), keys or signing.keys_dir()
-    # The witness first: it advances only after its entry is in the index, so a stage appending while
-    # verify reads is never mistaken for history loss.
-    anchor, report = witness.read(root), Report(root)
+    # The witness and the index are read under the index's shared lock: a stage appending meanwhile
+    # is never mistaken for history loss or for entries copied in.
+    report = Report(root)
     try:
-        index = chain.read(root)
+        with chain.shared_lock(root):
+            anchors, index = witness.read_all(root), chain.read(root)
     except AuditError as exc:  # a symlinked index: named, never followed
         report.problems.append(str(exc))
         return report
@@ -149,7 +150,7 @@ def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Rep
     if index.torn is not None:
         report.problems.append(f"line {len(index.lines) + 1} of {root / chain.INDEX} is torn ({len(index.torn)} "
                                f"bytes, an interrupted write): `hainfra audit repair --archive {root}` moves it aside")
-    _check_witness(root, anchor, index, report, keys)
+    _check_witness(root, anchors, index, report, keys)
     if mirror is not None:
         remote = mirror.compare(root)
         report.problems += remote
@@ -184,19 +185,27 @@ def _walk_chain(index: chain.Index, keys: Path, report: Report) -> None:
                                  f"{entry.get('pid')}) and never finished — killed, or still running")
 
 
-def _check_witness(root: Path, anchor: dict[str, Any] | None, index: chain.Index, report: Report,
+def _check_witness(root: Path, anchors: list[tuple[Path, dict[str, Any]]], index: chain.Index, report: Report,
                    keys: Path | None) -> None:
-    if anchor is None:
+    """Each witness of the archive (see ``witness.paths_for``) must hold; entries past the newest are named."""
+    if not anchors:
         if index.entries:
             report.notes.append(f"no witness at {witness.path_for(root)}: the head is not anchored on this machine "
                                 "(use --remote to compare with the S3 mirror)")
         return
-    report.anchored = anchor.get("seq")
-    why = signing.check(anchor.get("sig"), str(anchor.get("hash")).encode(), keys) if anchor.get("seq") else None
-    if why:
-        report.problems.append(f"the witness {witness.path_for(root)} was edited: its head {why}")
-    loss = witness.missing_head(anchor, index)
-    if loss:
-        report.problems.append(loss)
-    for earlier in anchor.get("losses", []):
-        report.problems.append(f"{earlier['message']} (detected {earlier['detected']} when a new entry was appended)")
+    found: list[str] = []
+    for path, anchor in anchors:
+        why = signing.check(anchor.get("sig"), str(anchor.get("hash")).encode(), keys) if anchor.get("seq") else None
+        if why:
+            found.append(f"the witness {path} was edited: its head {why}")
+        found.append(witness.missing_head(anchor, index) or "")
+        found += [f"{e['message']} (detected {e['detected']} when a new entry was appended)"
+                  for e in anchor.get("losses", [])]
+    report.problems += [p for p in dict.fromkeys(found) if p]
+    seq, count = max(a.get("seq") or 0 for _, a in anchors), len(index.lines)
+    report.anchored = seq or None
+    if seq and count > seq + 1:  # every append anchors its entry; only a kill in between leaves one out
+        report.problems.append(
+            f"entries {seq + 1}..{count} are not anchored: the witness names sequence {seq} as the head, and "
+            f"hainfra anchors each entry as it appends it (at most one escapes, when a write is killed) — they "
+            "were copied in from another archive (a copy shares its head)")

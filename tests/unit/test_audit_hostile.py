@@ -3,7 +3,6 @@ parent) but neither the signing key nor the witness under the config folder."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hainfra import audit
-from hainfra.audit import archive, chain, signing
+from hainfra.audit import archive, chain, signing, witness
 from hainfra.errors import AuditError
 from hainfra.home import config_home
 from tests.unit.test_audit import lines, problems, rechain, record_runs, write_lines
@@ -154,21 +153,24 @@ def test_a_pin_others_can_write_is_not_trusted(tmp_path: Path) -> None:
 
 
 def test_verify_while_a_stage_appends_is_not_history_loss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A writer appending between verify's reads of the index and of the witness is not a loss."""
-    verify_mod = importlib.import_module("hainfra.audit.verify")  # `audit.verify` is the function
+    """A writer appending between verify's reads of the witness and of the index is neither a loss
+    nor entries copied in: verify reads both under the index's shared lock."""
     root = tmp_path / "archive"
     record_runs(root, 1)
-    real_read = chain.read
+    real_read, writer = witness.read_all, threading.Thread(target=lambda: record_runs(root, 1, prefix="concurrent"))
 
-    def read_then_another_writer_appends(path: Path) -> chain.Index:
-        index = real_read(path)
-        monkeypatch.setattr(verify_mod.chain, "read", real_read)
-        record_runs(root, 1, prefix="concurrent")
-        return index
+    def read_then_another_writer_appends(path: Path) -> list:
+        anchor = real_read(path)
+        if not writer.is_alive() and writer.ident is None:
+            writer.start()
+            writer.join(timeout=3)  # with the lock held it waits for verify; without, it appends now
+        return anchor
 
-    monkeypatch.setattr(verify_mod.chain, "read", read_then_another_writer_appends)
+    monkeypatch.setattr(witness, "read_all", read_then_another_writer_appends)
     report = audit.check(root)
+    writer.join(timeout=30)
     assert report.ok, str(report)
+    assert audit.check(root).ok and len(lines(root)) == 4
 
 
 def test_an_index_symlinked_to_a_users_file_is_never_appended_to_nor_repaired(tmp_path: Path) -> None:
@@ -292,3 +294,30 @@ def test_a_notebook_that_cannot_be_rendered_still_finishes_its_record(tmp_path: 
     run = audit.show("torn", root)
     assert "does not appear to be JSON" in run["render_error"]
     assert audit.verify(root).startswith("archive verified: 1 runs")
+
+
+def test_signed_entries_grafted_from_a_copy_of_the_archive_are_not_anchored(tmp_path: Path) -> None:
+    """A copy (`cp -r archive try`) shares the head, so its later entries chain and verify; grafted
+    onto the real archive they would claim runs that never happened there."""
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    copy = tmp_path / "try-things"
+    shutil.copytree(root, copy)
+    record_runs(copy, 1, prefix="destroy-in-the-copy")
+    grafted = lines(copy)
+    write_lines(root, grafted)
+    shutil.copytree(copy / grafted[-1]["path"], root / grafted[-1]["path"])
+    report = problems(root)
+    assert "entries 3..4 are not anchored" in report and "sequence 2" in report
+
+
+def test_every_spelling_of_a_symlinked_archive_shares_an_up_to_date_witness(tmp_path: Path) -> None:
+    """Writing through a symlinked path and through the real one keeps one current witness (no false alarm)."""
+    real = tmp_path / "data" / "archive"
+    record_runs(real, 1)
+    (tmp_path / "link").symlink_to(tmp_path / "data", target_is_directory=True)
+    through_link = tmp_path / "link" / "archive"
+    record_runs(through_link, 2, prefix="via-link")
+    record_runs(real, 1, prefix="via-real")
+    for spelling in (real, through_link):
+        assert audit.verify(spelling).startswith("archive verified: 4 runs"), spelling
