@@ -132,6 +132,7 @@ def append(root: Path, fields: dict[str, Any], signer: signing.Signer) -> dict[s
     Refuses (AuditError) while the last line is torn: `hainfra audit repair` moves it aside.
     """
     fields = json.loads(json.dumps(fields, default=str))  # a non-JSON value (a date from YAML) is kept as text
+    witness.ready(root)
     root.mkdir(parents=True, exist_ok=True)
     with _open_index(root, "a+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)

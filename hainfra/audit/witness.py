@@ -47,6 +47,15 @@ def read(root: Path) -> dict[str, Any] | None:
     return max((w for _, w in read_all(root)), key=lambda w: w.get("seq") or 0, default=None)
 
 
+def ready(root: Path) -> None:
+    """Raise OSError unless the witness can be written: checked before an entry is appended, so an
+    unwritable config folder never leaves unanchored entries behind."""
+    for path in paths_for(root):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise PermissionError(13, "the witness folder is not writable", str(path.parent))
+
+
 def _write(root: Path, data: dict[str, Any]) -> None:
     for path in paths_for(root):
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -321,3 +321,24 @@ def test_every_spelling_of_a_symlinked_archive_shares_an_up_to_date_witness(tmp_
     record_runs(real, 1, prefix="via-real")
     for spelling in (real, through_link):
         assert audit.verify(spelling).startswith("archive verified: 4 runs"), spelling
+
+
+def test_an_unwritable_witness_refuses_before_the_entry_is_written(tmp_path: Path) -> None:
+    """Otherwise each attempt leaves an unanchored `started` line: incomplete runs that never ran,
+    later named as entries copied in."""
+    from hainfra.audit.record import base_record, recording
+    from hainfra.errors import ArchiveWriteError
+
+    root = tmp_path / "archive"
+    record_runs(root, 1)
+    before = (root / chain.INDEX).read_bytes()
+    for path in witness.paths_for(root):
+        path.unlink()
+    shutil.rmtree(config_home() / "witness")
+    (config_home() / "witness").write_text("not a folder")
+    ran = []
+    for _ in range(2):
+        with pytest.raises(ArchiveWriteError, match="was not run"):
+            with recording(root, base_record("blocked", "deploy", "st"), signer=signing.get_signer()):
+                ran.append(1)
+    assert not ran and (root / chain.INDEX).read_bytes() == before
