@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
+from hainfra.engines.protection import lift_deletion_protection
 from hainfra.engines.runtime import Registration, evaluate, unwrap_secrets
 from hainfra.engines.sandbox import emulator
 from hainfra.engines.sandbox.handlers import REGISTRY, Handler
@@ -288,6 +289,22 @@ class SandboxEngine(Engine):
             self._state(self.endpoint_url)  # stale outputs name resources that no longer exist: say so
         return dict(state.outputs)
 
+    def refresh(self) -> OperationResult:
+        """Drop resources that are gone from the emulator (kinds in ``refresh.CHECKS``) from state."""
+        from hainfra.engines.sandbox import refresh
+
+        started = time.perf_counter()
+        with stack_lock(self.config.stack, "refresh"):
+            url = self.endpoint_url
+            state, ctx = self._state(url), self._ctx(url)
+            rows = []
+            for entry in state.in_reverse_order():
+                if refresh.gone(ctx, entry):
+                    state.remove(entry["urn"])
+                    rows.append(change_row("delete", entry["type"], entry["name"], entry["urn"], ["gone"]))
+            state.save()
+        return OperationResult("refresh", changes_frame(rows), seconds=time.perf_counter() - started)
+
     def destroy(self, forget: bool = False) -> OperationResult:
         """Delete in reverse creation order, then sweep the emulator: a leftover is an error.
 
@@ -305,7 +322,7 @@ class SandboxEngine(Engine):
             url = self.endpoint_url
             state = self._state(url)
             ctx = self._ctx(url)
-            rows: list[dict[str, Any]] = []
+            rows: list[dict[str, Any]] = lift_deletion_protection(state.outputs, self.aws_client_kwargs())
             self._delete(ctx, state, state.in_reverse_order(), rows)
             state.outputs = {}
             state.save()
