@@ -436,11 +436,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - the one place that catches everything
         from hainfra.home import home
 
-        home().mkdir(parents=True, exist_ok=True)
-        path = home() / "hainfra.log"
-        with path.open("a") as fh:
-            fh.write(redact.scrub_log_text(traceback.format_exc()))
-        print(f"unexpected error: {traceback.format_exc().splitlines()[-1]} (traceback in {path})", file=sys.stderr)
+        trace, path = redact.scrub_log_text(traceback.format_exc()), home() / "hainfra.log"
+        try:
+            home().mkdir(parents=True, exist_ok=True)
+            with path.open("a") as fh:
+                fh.write(trace)
+            where = f"traceback in {path}"
+        except OSError as exc:  # an unusable home must not turn exit 3 into a crash of the handler
+            print(trace, file=sys.stderr)
+            where = f"traceback above: cannot write {path}: {exc.strerror or exc}"
+        print(f"unexpected error: {trace.splitlines()[-1]} ({where})", file=sys.stderr)
         return 3
 
 
