@@ -158,22 +158,26 @@ def _git() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-def stack_secrets(config: StackConfig) -> list[str]:
-    """Secret values the stack holds (Secrets Manager value, SecureString values), for redaction."""
+def stack_secrets(config: StackConfig) -> tuple[list[str], str]:
+    """Secret values the stack holds (Secrets Manager value, SecureString values), for redaction.
+
+    Returns the values and, when they could not be read, why: the record must say its redaction
+    was incomplete rather than look complete (redaction still covers every secret parameter).
+    """
     try:
         engine = get_engine(None, config)
         outputs = engine.outputs()
         if not outputs:
-            return []
+            return [], ""
         aws = Ctx.from_kwargs(engine.aws_client_kwargs())
         values = [aws.client("secretsmanager").get_secret_value(SecretId=outputs["secret_arn"])["SecretString"]]
         params = aws.client("ssm").get_parameters_by_path(Path=outputs["ssm_path"], Recursive=True, WithDecryption=True)
         values += [p["Value"] for p in params["Parameters"] if p["Type"] == "SecureString"]
         redact.remember(*values)
-        return values
-    except Exception as exc:  # noqa: BLE001 - redaction still covers parameters; say so
+        return values, ""
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded in the run, never hidden
         log.warning("could not read the stack's secret values for redaction: %s", exc)
-        return []
+        return [], f"stack secrets unavailable for redaction: {type(exc).__name__}: {exc}"
 
 
 def _render_html(notebook_json: str) -> bytes:
@@ -262,7 +266,10 @@ def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Pa
                     config: StackConfig) -> dict[str, bytes]:
     """The redacted notebook and its HTML (opening with the record's header); adds counts to ``record``."""
     notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
-    redactor = redact.Redactor(secrets + stack_secrets(config))
+    held, unavailable = stack_secrets(config)
+    if unavailable:
+        record["redaction_incomplete"] = unavailable
+    redactor = redact.Redactor(secrets + held)
     notebook, redactions = redactor.notebook(notebook)
     record["verify_counts"] = verify_counts(notebook)
     clean, record_redactions = redactor.data(record)  # parameters, failing cell, anything a user typed

@@ -1,5 +1,4 @@
-"""Adversarial review (hainfra/runbook/runner.py is being changed by issue 11, so this stays xfail):
-when the stack's secret values cannot be read, the archive must say its redaction was incomplete."""
+"""Adversarial review: when the stack's secret values cannot be read, the archive must say its redaction was incomplete."""
 
 from __future__ import annotations
 
@@ -12,9 +11,6 @@ from hainfra.config import StackConfig
 from hainfra.runbook import runner
 
 
-@pytest.mark.xfail(strict=True, reason="runner.stack_secrets swallows every error and returns []: the notebook "
-                                       "is archived without the stack's secrets redacted and the record does not "
-                                       "say so (fix in runner.stack_secrets/_archived_files, issue 11)")
 def test_unreadable_stack_secrets_are_recorded_not_silently_skipped(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     def engine_that_cannot_answer(*args: object, **kwargs: object) -> object:
