@@ -18,7 +18,7 @@ def hainfra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hainfra-home"
     monkeypatch.setenv("HAINFRA_HOME", str(home))
     for key in list(__import__("os").environ):
-        if key.startswith("HAINFRA_") and key not in ("HAINFRA_HOME", "HAINFRA_CHECKOV"):  # a tool location
+        if key.startswith("HAINFRA_") and key not in ("HAINFRA_HOME", "HAINFRA_CHECKOV", "HAINFRA_PROWLER"):  # tools
             monkeypatch.delenv(key)
     return home
 

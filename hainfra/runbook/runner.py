@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from hainfra import __version__
+from hainfra import __version__, scan
 from hainfra.aws import Ctx
 from hainfra.config import FIELDS, StackConfig, read_yaml
 from hainfra.engines import get_engine, private_emulator, served_emulator
@@ -163,6 +163,7 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
     }
     failing_cell = None
     outcome = "success"
+    began = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         output_path = Path(tmp) / STAGES[stage]
         try:
@@ -184,8 +185,13 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         failing_cell["evalue"] = archive.redact(str(failing_cell.get("evalue", "")), secrets)[0]
     record.update(ended=_utc(), outcome=outcome, failing_cell=failing_cell, redactions=redactions + html_redactions)
     name = Path(STAGES[stage]).stem
-    return archive.archive_run(Path(archive_root), record, {f"{name}.ipynb": notebook.encode(),
-                                                           f"{name}.html": html.encode()})
+    files = {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
+    for folder in scan.scans_since(stack, began):  # the verify notebook's optional Prowler output
+        for file_name, data in scan.archive_files(folder).items():
+            text, count = archive.redact(data.decode(errors="replace"), secrets)
+            files[file_name] = text.encode()
+            record["redactions"] += count
+    return archive.archive_run(Path(archive_root), record, files)
 
 
 def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
