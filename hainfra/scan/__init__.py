@@ -6,8 +6,9 @@ dependency of hainfra: it is found at ``$HAINFRA_PROWLER``, on ``PATH``, or in t
 runs plainly; against the sandbox emulator it runs through :mod:`hainfra.scan.launcher` with
 Prowler's own interpreter (two in-memory shims, Prowler's files untouched) and boto3's
 ``AWS_ENDPOINT_URL``. Only the services the stack uses are scanned. Each finding on the stack's
-resources becomes a row; a FAIL the emulator causes carries its reason (``ARTEFACTS``, emulator
-only), a FAIL another issue fixes carries that issue (``OPEN_WORK``). Prowler's CSV and OCSF files
+resources becomes a row; a known FAIL carries its reason: the emulator's doing or a Prowler false
+positive (``ARTEFACTS``), what AWS lets no automation do (``ACCEPTED``), or the open issue that fixes
+it (``OPEN_WORK``). Prowler's CSV and OCSF files
 stay in the scan's folder (``df.attrs['folder']``) for the archive (:func:`archive_files`).
 """
 
@@ -25,20 +26,29 @@ from typing import Any
 
 import pandas as pd
 
-from hainfra.aws import EMULATOR_CREDENTIALS
+from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.errors import ConfigError, EngineError, ScannerError
 from hainfra.home import stack_dir
 from hainfra.scan import launcher
-from hainfra.scan.findings import ARTEFACTS, OPEN_WORK, annotate, read_csv, stack_identifiers, stack_only
+from hainfra.scan.findings import (
+    ACCEPTED,
+    ARTEFACTS,
+    OPEN_WORK,
+    annotate,
+    read_csv,
+    reason_kind,
+    stack_identifiers,
+    stack_only,
+)
 
 log = logging.getLogger(__name__)
 ENV = "HAINFRA_PROWLER"
 TIMEOUT_SECONDS = 1800
 # Prowler service names of what the stack deploys (checks of other services would only add noise and time).
 SERVICES = ("ec2", "vpc", "elbv2", "autoscaling", "iam", "kms", "s3", "secretsmanager", "ssm", "cloudwatch",
-            "logs", "sns", "eventbridge")
+            "sns", "eventbridge")
 OUTPUT_FORMATS = ("csv", "json-ocsf")
 COLUMNS = ["check", "status", "severity", "service", "resource", "explained", "reason", "message", "compliance"]
 
@@ -174,12 +184,25 @@ def scan(config: StackConfig, *, engine: Any = None, folder: Path | None = None,
     csv = run(prowler, engine.aws_client_kwargs(), engine.emulated, folder, services, checks)
     seconds = time.perf_counter() - started
     everything = read_csv(csv)
-    ours = stack_only(everything, config, stack_identifiers(outputs))
+    identifiers = stack_identifiers(outputs) | instance_volumes(Ctx.from_kwargs(engine.aws_client_kwargs()), outputs)
+    ours = stack_only(everything, config, identifiers)
     df = annotate(ours, emulated=engine.emulated)[COLUMNS].reset_index(drop=True)
     df.attrs.update(folder=str(folder), seconds=round(seconds, 1), dropped=len(everything) - len(ours),
                     counts=df["status"].value_counts().to_dict())
     log.info("prowler: %s on the stack's resources in %.0fs", df.attrs["counts"], seconds)
     return df
+
+
+def instance_volumes(aws: Ctx, outputs: dict[str, Any]) -> set[str]:
+    """EBS volumes of the stack's instances: untagged (the launch template tags none), yet the stack's."""
+    groups = aws.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[outputs["asg_name"]])["AutoScalingGroups"]
+    instances = [i["InstanceId"] for g in groups for i in g.get("Instances", [])]
+    if not instances:
+        return set()
+    reservations = aws.client("ec2").describe_instances(InstanceIds=instances)["Reservations"]
+    return {m["Ebs"]["VolumeId"] for r in reservations for i in r["Instances"]
+            for m in i.get("BlockDeviceMappings", []) if m.get("Ebs", {}).get("VolumeId")}
 
 
 def unexplained(df: pd.DataFrame) -> pd.DataFrame:
@@ -188,13 +211,12 @@ def unexplained(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary(df: pd.DataFrame) -> str:
+    """One line: counts, the FAILs by reason kind, the scan time and where the output is."""
     counts = df.attrs.get("counts", {})
-    fails = df[df["status"] == "FAIL"]
-    artefacts = int(fails["reason"].str.startswith("emulator:").sum())
-    return (f"prowler: {counts.get('PASS', 0)} PASS, {counts.get('FAIL', 0)} FAIL on the stack's resources "
-            f"({artefacts} emulator artefacts, {len(fails) - artefacts - len(unexplained(df))} open work of other "
-            f"issues, {len(unexplained(df))} unexplained) in {df.attrs.get('seconds', 0):.0f}s; "
-            f"output in {df.attrs.get('folder')}")
+    kinds = df[df["status"] == "FAIL"]["reason"].map(reason_kind).replace("", "unexplained").value_counts()
+    why = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    return (f"prowler: {counts.get('PASS', 0)} PASS, {counts.get('FAIL', 0)} FAIL on the stack's resources"
+            f"{f' ({why})' if why else ''} in {df.attrs.get('seconds', 0):.0f}s; output in {df.attrs.get('folder')}")
 
 
 def archive_files(folder: str | Path) -> dict[str, bytes]:
@@ -211,5 +233,5 @@ def scans_since(stack: str, started: float) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and p.stat().st_mtime >= started) if root.is_dir() else []
 
 
-__all__ = ["ARTEFACTS", "COLUMNS", "OPEN_WORK", "Prowler", "archive_files", "find", "scan", "scans_since",
+__all__ = ["ACCEPTED", "ARTEFACTS", "COLUMNS", "OPEN_WORK", "Prowler", "archive_files", "find", "scan", "scans_since",
            "summary", "unexplained"]

@@ -37,6 +37,9 @@ ARTEFACTS: dict[str, Artefact] = {
     "ec2_ebs_volume_encryption": Artefact(
         "emulator: moto adds an unencrypted /dev/sda1 root volume to every instance whatever the launch "
         "template's block device mapping says (encrypted, checked by verify and the gate)"),
+    "ec2_securitygroup_not_used": Artefact(
+        "emulator: moto's Auto Scaling launches instances without the launch template's network interface, so the "
+        "app security group has no network interface; verify reads the template's security groups"),
     "ec2_instance_managed_by_ssm": Artefact(
         "emulator: moto has no ssm:DescribeInstanceInformation, so no instance is ever seen as managed"),
     "s3_bucket_event_notifications_enabled": Artefact(
@@ -48,6 +51,18 @@ ARTEFACTS: dict[str, Artefact] = {
         "prowler false positive: it asks for aws:SourceAccount/SourceArn on the ec2.amazonaws.com trust, which "
         "EC2 never sends (AWS documents those keys for service-to-service calls, not instance roles)",
         emulated_only=False),
+}
+
+# FAILs that are real but cannot be automated, each with what AWS requires instead (documented, never hidden).
+ACCEPTED: dict[str, str] = {
+    "s3_bucket_no_mfa_delete": "accepted: AWS lets only the root user, with its MFA device, enable MFA Delete "
+                               "(no IAM role or automation can); enable it by hand on the prod backup bucket, or "
+                               "rely on versioning + Object Lock (issue 19)",
+    "ec2_ebs_volume_protected_by_backup_plan": "accepted: by design the instances are stateless and replaced by "
+                                               "Auto Scaling; the stack's data lives in the versioned, "
+                                               "lifecycle-managed backup bucket, not on instance volumes",
+    "ec2_ebs_volume_snapshots_exists": "accepted: by design the instances are stateless and replaced by Auto "
+                                       "Scaling; snapshots of their volumes would back up nothing worth keeping",
 }
 
 # FAILs that are real and fixed by an open issue (shown with the issue, never hidden).
@@ -116,13 +131,18 @@ def stack_only(df: pd.DataFrame, config: StackConfig, identifiers: set[str]) -> 
 
 
 def explain(check: str, status: str, emulated: bool) -> str:
-    """The reason a FAIL is known (artefact or open work), or ``""``."""
+    """The reason a FAIL is known (artefact, accepted limit of AWS, open work), or ``""``."""
     if status != "FAIL":
         return ""
     artefact = ARTEFACTS.get(check)
     if artefact and artefact.applies(emulated):
         return artefact.reason
-    return OPEN_WORK.get(check, "")
+    return ACCEPTED.get(check) or OPEN_WORK.get(check, "")
+
+
+def reason_kind(reason: str) -> str:
+    """``emulator``, ``prowler false positive``, ``accepted``, ``open`` (the reason's prefix), or ``""``."""
+    return reason.split(":", 1)[0] if reason else ""
 
 
 def annotate(df: pd.DataFrame, emulated: bool) -> pd.DataFrame:

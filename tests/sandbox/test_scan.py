@@ -18,7 +18,7 @@ from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.sandbox.emulator import Emulator
-from hainfra.scan.findings import ARTEFACTS, OPEN_WORK
+from hainfra.scan.findings import ACCEPTED, ARTEFACTS, OPEN_WORK
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(scan.find() is None, reason=scan.not_installed())]
 NACL_CHECKS = ("ec2_networkacl_allow_ingress_any_port", "ec2_networkacl_allow_ingress_tcp_port_22",
@@ -66,6 +66,7 @@ def test_every_known_entry_still_matches_a_fail(prod: Scanned) -> None:
     failing = set(_fails(prod.results)["check"])
     assert set(ARTEFACTS) - failing == set(), "stale ARTEFACTS entries"
     assert set(OPEN_WORK) - failing == set(), "stale OPEN_WORK entries: remove what has landed"
+    assert set(ACCEPTED) - failing == set(), "stale ACCEPTED entries"
 
 
 def test_only_the_stacks_resources_and_the_default_nacl_passes(prod: Scanned) -> None:

@@ -121,6 +121,7 @@ def test_fails_are_explained_by_artefact_false_positive_or_open_work() -> None:
     assert findings.explain(artefact, "FAIL", emulated=True).startswith("emulator:")
     assert findings.explain(artefact, "FAIL", emulated=False) == ""  # on AWS it is real
     assert findings.explain(artefact, "PASS", emulated=True) == ""
+    assert findings.explain("s3_bucket_no_mfa_delete", "FAIL", emulated=False).startswith("accepted:")
     fp = "iam_role_cross_service_confused_deputy_prevention"
     assert findings.explain(fp, "FAIL", emulated=False).startswith("prowler false positive:")
     assert findings.explain("elbv2_waf_acl_attached", "FAIL", emulated=False).startswith("open: fixed by issue 19")
@@ -141,7 +142,19 @@ def test_every_known_entry_gives_its_reason() -> None:
         assert artefact.reason.startswith(("emulator: ", "prowler false positive: ")) and len(artefact.reason) > 50, check
     for check, reason in findings.OPEN_WORK.items():
         assert reason.startswith("open: fixed by issue "), check
-    assert not set(findings.ARTEFACTS) & set(findings.OPEN_WORK)
+    for check, reason in findings.ACCEPTED.items():
+        assert reason.startswith("accepted: ") and len(reason) > 50, check
+    lists = [set(findings.ARTEFACTS), set(findings.OPEN_WORK), set(findings.ACCEPTED)]
+    assert sum(map(len, lists)) == len(set.union(*lists)), "a check is in two lists"
+
+
+def test_summary_counts_fails_by_reason_kind(tmp_path: Path) -> None:
+    rows = [{"CHECK_ID": "ec2_instance_managed_by_ssm", "STATUS": "FAIL"}, {"CHECK_ID": "x", "STATUS": "FAIL"},
+            {"CHECK_ID": "s3_bucket_no_mfa_delete", "STATUS": "FAIL"}, {"CHECK_ID": "y", "STATUS": "PASS"}]
+    df = findings.annotate(findings.read_csv(_csv(tmp_path / "p.csv", rows)), emulated=True)
+    df.attrs.update(counts=df["status"].value_counts().to_dict(), seconds=12.3, folder="/f")
+    assert scan.summary(df) == ("prowler: 1 PASS, 3 FAIL on the stack's resources (1 accepted, 1 emulator, "
+                                "1 unexplained) in 12s; output in /f")
 
 
 def test_archive_files_name_every_output_under_its_scan(tmp_path: Path) -> None:
