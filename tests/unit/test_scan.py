@@ -177,3 +177,19 @@ def test_scans_since_lists_only_this_runs_folders(hainfra_home: Path) -> None:
     new.mkdir()
     assert scan.scans_since("s", 1000.0) == [new]
     assert scan.scans_since("other", 0.0) == []
+
+
+def test_a_failing_prowler_is_a_scanner_error_naming_its_log(tmp_path: Path) -> None:
+    broken = _script(tmp_path / "bin" / "prowler", "#!/bin/sh\necho 'botocore.exceptions.NoCredentialsError' >&2\n"
+                                                   "exit 1")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ScannerError, match="exit 1.*prowler.log.*NoCredentialsError"):
+        scan.run(scan.Prowler(broken, None), {"region_name": "us-east-1"}, emulated=False, folder=out)
+    assert "NoCredentialsError" in (out / "prowler.log").read_text()
+
+
+def test_a_prowler_that_writes_no_csv_is_a_scanner_error(tmp_path: Path) -> None:
+    silent = _script(tmp_path / "bin" / "prowler", "#!/bin/sh\nexit 0")
+    with pytest.raises(ScannerError, match="Prowler failed"):
+        scan.run(scan.Prowler(silent, None), {"region_name": "us-east-1"}, emulated=False, folder=tmp_path)
