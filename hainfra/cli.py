@@ -52,10 +52,10 @@ def print_progress(event: Any) -> None:
         print(f"  !! {event.action:8} {short_type(event.type):40} {event.name}: {event.message}", flush=True)
 
 
-def _engine(args: argparse.Namespace) -> Any:
+def _engine(args: argparse.Namespace, config: Any = None) -> Any:
     from hainfra.engines import get_engine
 
-    return get_engine(None, _config(args), progress=print_progress)
+    return get_engine(None, config or _config(args), progress=print_progress)
 
 
 # --- subcommands: each returns an exit code -----------------------------------------------------
@@ -81,12 +81,16 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from hainfra.audit.record import command_recording
     from hainfra.policy import gated_up
 
-    result = gated_up(_engine(args), args.skip_policy)
-    print(result.describe())
-    for key, value in result.outputs.items():
-        print(f"  {key:22} {value}")
+    config = _config(args)
+    with command_recording(config, "up", args.archive, policy_override=args.skip_policy or "") as recorded:
+        result = gated_up(_engine(args, config), args.skip_policy)
+        text = "\n".join([result.describe()] + [f"  {key:22} {value}" for key, value in result.outputs.items()])
+        recorded.outcome, recorded.files = "success", {"up.txt": text.encode()}
+    print(text)
+    print(f"recorded in {args.archive} as {recorded.record['run_id']} (signed by key {recorded.signer.fingerprint})")
     return 0
 
 
@@ -101,11 +105,18 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
-    result = _engine(args).destroy(forget=args.forget)
-    print(result.describe())
-    if result.sweep is not None:
-        print(f"sweep: {int(result.sweep['remaining'].sum())} resources of the stack left in "
-              f"{len(result.sweep)} service checks")
+    from hainfra.audit.record import command_recording
+
+    config = _config(args)
+    with command_recording(config, "destroy", args.archive) as recorded:
+        result = _engine(args, config).destroy(forget=args.forget)
+        text = result.describe()
+        if result.sweep is not None:
+            text += (f"\nsweep: {int(result.sweep['remaining'].sum())} resources of the stack left in "
+                     f"{len(result.sweep)} service checks")
+        recorded.outcome, recorded.files = "success", {"destroy.txt": text.encode()}
+    print(text)
+    print(f"recorded in {args.archive} as {recorded.record['run_id']} (signed by key {recorded.signer.fingerprint})")
     return 0
 
 
@@ -164,6 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     record = runner.run_stage(args.stage, stack=args.stack, params=dict(args.param or []), params_file=args.file,
                               archive_root=args.archive)
     print(runner.describe(record))
+    print(runner.signed_by([record]))
     return 0 if record["outcome"] == "success" else 1
 
 
@@ -191,9 +203,27 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from hainfra import audit
 
-    print(audit.verify(args.archive))
+    mirror = None
+    if args.remote:
+        from hainfra.config import StackConfig
+        from hainfra.errors import ConfigError
+
+        mirror = audit.mirror_for(StackConfig.load(dict(args.param or []), file=args.config))
+        if mirror is None:
+            raise ConfigError.one("archive_s3_uri", "", "--remote needs the mirror: -p archive_s3_uri s3://BUCKET/PREFIX")
+    report = audit.checked(args.archive, keys=Path(args.keys) if args.keys else None, mirror=mirror)
+    print(report)
+    return 0 if report.ok else 1
+
+
+def cmd_audit_repair(args: argparse.Namespace) -> int:
+    from hainfra import audit
+
+    print(audit.repair(args.archive))
     return 0
 
 
@@ -204,6 +234,14 @@ def _stack_args(p: argparse.ArgumentParser, engine: bool = True) -> None:
     p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="parameter (repeatable)")
     if engine:
         p.add_argument("--engine", choices=["sandbox", "pulumi"], help="engine (default: the engine parameter)")
+
+
+def _archive_arg(p: argparse.ArgumentParser) -> None:
+    """One audit archive for notebooks and commands: ``--archive``, else ``$HAINFRA_ARCHIVE``, else ./archive."""
+    import os
+
+    default = os.environ.get("HAINFRA_ARCHIVE") or "archive"
+    p.add_argument("--archive", default=default, help=f"audit archive folder (default: $HAINFRA_ARCHIVE or ./archive: {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,10 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("preview", cmd_preview, "planned change per resource")
     up = add("up", cmd_up, "deploy or update the stack")
     up.add_argument("--skip-policy", metavar="REASON", help="deploy despite mandatory policy findings (audited)")
+    _archive_arg(up)
     add("outputs", cmd_outputs, "outputs of the deployed stack")
     destroy = add("destroy", cmd_destroy, "delete the stack and prove nothing is left")
     destroy.add_argument("--forget", action="store_true",
                          help="drop the stack's state, deleting nothing (e.g. its emulator is gone)")
+    _archive_arg(destroy)
     verify = add("verify", cmd_verify, "check the live stack")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to wait for asynchronous deliveries")
     add("scan", cmd_scan, "run an installed Prowler on the live stack (HAINFRA_PROWLER, PATH or the "
@@ -248,18 +288,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--stack", required=True)
         p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
         p.add_argument("-f", "--file", help="YAML file of parameters")
-        p.add_argument("--archive", default="archive", help="archive folder (default: ./archive)")
+        _archive_arg(p)
         if name == "runbook":
             p.add_argument("--keep", action="store_true", help="keep the stack (no teardown)")
             p.add_argument("--timeout", type=float, default=1800.0, help="whole-run timeout in seconds")
 
     audit = sub.add_parser("audit", help="the run archive").add_subparsers(dest="audit", required=True)
     for name, fn, help_ in (("list", cmd_audit_list, "archived runs"), ("show", cmd_audit_show, "one run's record"),
-                            ("verify", cmd_audit_verify, "recompute every hash")):
+                            ("verify", cmd_audit_verify, "check hashes, signatures and the anchored head"),
+                            ("repair", cmd_audit_repair, "move a torn last index line aside (never deleted)")):
         p = add(name, fn, help_, parent=audit, stack=False)
-        p.add_argument("--archive", default="archive")
+        _archive_arg(p)
         if name == "show":
             p.add_argument("run", help="run id")
+        if name == "verify":
+            p.add_argument("--keys", help="folder of pinned public keys (default: the config folder's audit-keys)")
+            p.add_argument("--remote", action="store_true", help="also compare with the S3 mirror (archive_s3_uri)")
+            p.add_argument("--config", help="YAML file of parameters (archive_s3_uri, region, aws_endpoint_url)")
+            p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
     return parser
 
 

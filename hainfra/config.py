@@ -75,6 +75,12 @@ class StackConfig:
                                          "default: file:// under .hainfra.")
     pulumi_secrets_provider: str = _param("passphrase", "pulumi engine secrets provider: passphrase, or awskms://..., "
                                                         "hashivault://..., azurekeyvault://..., gcpkms://...")
+    audit_signer: str = _param("local", "Signs archive entries: local (an Ed25519 key in the user's config folder) "
+                                        "or kms:<key id or alias> (an AWS KMS asymmetric key).")
+    archive_s3_uri: str = _param("", "Optional S3 mirror of the archive, s3://BUCKET/PREFIX (a bucket with Object Lock).")
+    archive_lock_mode: str = _param("GOVERNANCE", "Object Lock mode of mirrored records: GOVERNANCE or COMPLIANCE "
+                                                  "(nobody, not even root, can delete before expiry).")
+    archive_lock_days: int = _param(365, "Days each mirrored record is locked against deletion, 1-36500.")
     pulumi_config_passphrase: str = field(
         default="", repr=False, metadata={"doc": "Secret. Passphrase of the pulumi engine's secrets provider "
                                                  "(default: $PULUMI_CONFIG_PASSPHRASE); never archived.", "secret": True})
@@ -285,8 +291,26 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
                   "use passphrase or a provider URL such as awskms://alias/pulumi?region=us-east-1"))
     if c.aws_endpoint_url and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", c.aws_endpoint_url):
         p.append(("aws_endpoint_url", c.aws_endpoint_url, "use a URL such as http://127.0.0.1:5000"))
+    p += _validate_audit(c)
     if not p:
         p += _validate_names(c)
+    return p
+
+
+LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+def _validate_audit(c: StackConfig) -> list[tuple[str, object, str]]:
+    """The archive's signer and S3 mirror settings."""
+    p: list[tuple[str, object, str]] = []
+    if c.audit_signer != "local" and not re.match(r"^kms:[A-Za-z0-9:/_.-]+$", c.audit_signer):
+        p.append(("audit_signer", c.audit_signer, "use local, or kms:<key id, key ARN or alias/NAME>"))
+    if c.archive_s3_uri and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$", c.archive_s3_uri):
+        p.append(("archive_s3_uri", c.archive_s3_uri, "use s3://BUCKET/PREFIX, or leave empty for no mirror"))
+    if c.archive_lock_mode not in LOCK_MODES:
+        p.append(("archive_lock_mode", c.archive_lock_mode, f"use one of {', '.join(LOCK_MODES)}"))
+    if not 1 <= c.archive_lock_days <= 36500:
+        p.append(("archive_lock_days", c.archive_lock_days, "use 1 to 36500 days"))
     return p
 
 

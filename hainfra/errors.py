@@ -77,6 +77,14 @@ class AuditError(HainfraError):
     """The audit archive is inconsistent or tampered with."""
 
 
+class ArchiveWriteError(AuditError):
+    """The archive could not be written; the executed notebook and its record wait in a spool folder."""
+
+    def __init__(self, message: str, spool: str | None = None) -> None:
+        self.spool = spool
+        super().__init__(message)
+
+
 class ExportError(HainfraError):
     """A program cannot be exported as a Terraform plan (a resource type has no Terraform twin)."""
 

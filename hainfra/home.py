@@ -1,4 +1,5 @@
-"""Where hainfra keeps its local files (state, emulator record, log): the ``.hainfra`` folder.
+"""Where hainfra keeps its local files (state, emulator record, log): the ``.hainfra`` folder;
+and the user's config folder (``config_home``: the audit key, pinned keys, witnesses).
 
 Found the way git finds ``.git``: ``$HAINFRA_HOME`` when set (like ``GIT_DIR``, an explicit
 choice wins — schedulers and tests pin it), else the nearest ``.hainfra`` from the current
@@ -43,3 +44,16 @@ def stack_dir(stack: str) -> Path:
         raise StateError(f"cannot create the state folder {path}: {exc.strerror or exc}. Fix: make {home()} "
                          "writable or point HAINFRA_HOME at a folder you own") from exc
     return path
+
+
+def config_home() -> Path:
+    """The user's config folder: ``$HAINFRA_CONFIG_HOME``, else ``$XDG_CONFIG_HOME/hainfra`` or ``~/.config/hainfra``.
+
+    It holds what must live outside any archive (the audit signing key, pinned public keys, witnesses),
+    so it is deliberately not under ``home()``, which may sit next to the archive in a project folder.
+    """
+    explicit = os.environ.get("HAINFRA_CONFIG_HOME")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".config") / "hainfra"

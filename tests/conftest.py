@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated HAINFRA_HOME per test and one moto emulator per session."""
+"""Shared fixtures: an isolated HAINFRA_HOME and HAINFRA_CONFIG_HOME per test and one moto emulator per session."""
 
 from __future__ import annotations
 
@@ -16,10 +16,14 @@ from hainfra.engines.sandbox.emulator import Emulator
 @pytest.fixture(autouse=True)
 def hainfra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hainfra-home"
-    monkeypatch.setenv("HAINFRA_HOME", str(home))
     for key in list(__import__("os").environ):
-        if key.startswith("HAINFRA_") and key not in ("HAINFRA_HOME", "HAINFRA_CHECKOV", "HAINFRA_PROWLER"):  # tools
+        if key.startswith("HAINFRA_") and key not in ("HAINFRA_CHECKOV", "HAINFRA_PROWLER"):  # tool locations
             monkeypatch.delenv(key)
+    monkeypatch.setenv("HAINFRA_HOME", str(home))
+    # The audit signing key, pinned keys and witnesses: per test, never the user's ~/.config/hainfra.
+    monkeypatch.setenv("HAINFRA_CONFIG_HOME", str(tmp_path / "hainfra-config"))
+    # Commands recorded without --archive (up, destroy) land in the test's folder, never ./archive.
+    monkeypatch.setenv("HAINFRA_ARCHIVE", str(tmp_path / "archive"))
     return home
 
 

@@ -1,1 +1,1 @@
-"""Runbook: papermill execution of the four notebooks, the audit archive, redaction."""
+"""Runbook: papermill execution of the four notebooks, each recorded in the audit archive (hainfra.audit)."""

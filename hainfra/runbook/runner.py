@@ -9,27 +9,24 @@ from __future__ import annotations
 
 import ast
 import functools
-import getpass
 import logging
-import os
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from contextlib import nullcontext
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from hainfra import __version__, scan
+from hainfra import __version__, audit, scan
+from hainfra.audit import archive
+from hainfra.audit import record as audit_record
 from hainfra.aws import Ctx
 from hainfra.config import FIELDS, StackConfig, read_yaml
 from hainfra.engines import get_engine, private_emulator, served_emulator
 from hainfra.errors import ConfigError
-from hainfra.runbook import archive
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +106,6 @@ def _git() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-def _utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def stack_secrets(config: StackConfig) -> list[str]:
     """Secret values the stack holds (Secrets Manager value, SecureString values), for redaction."""
     try:
@@ -143,55 +136,89 @@ def _render_html(notebook_json: str) -> bytes:
 def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
               archive_root: str | Path = "archive", run_group: str | None = None, cell_timeout: float | None = None,
               extra_secrets: list[str] | None = None) -> dict[str, Any]:
-    """Execute one stage's notebook and archive it (also on failure). Returns the run record."""
-    import papermill  # function-local: start-up time
-    from papermill.exceptions import PapermillExecutionError
+    """Execute one stage's notebook, recorded write-ahead and archived (also on failure). Returns the run record.
 
+    Ctrl-C archives the partial notebook as ``interrupted`` and re-raises; if the archive cannot be
+    written the run is spooled and ArchiveWriteError names the spool folder.
+    """
     if stage not in STAGES:
         raise ConfigError.one("stage", stage, f"use one of {', '.join(STAGES)}")
     merged = merge_parameters(params, params_file)
     parameters, config = split_parameters(stage, stack, merged)
     input_path = NOTEBOOKS / STAGES[stage]
-    run_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{stage}-{uuid.uuid4().hex[:8]}"
-    record: dict[str, Any] = {
-        "run_id": run_id, "run_group": run_group or run_id, "stage": stage, "stack": stack, "engine": config.engine,
-        "actor": os.environ.get("HAINFRA_ACTOR") or getpass.getuser(), "host": socket.gethostname(),
-        "started": _utc(), "parameters": archive.redact_params(parameters),
-        "policy_override": parameters.get("policy_override", ""),
-        "input_notebook": str(input_path.relative_to(REPO)), "input_notebook_sha256": archive.sha256_file(input_path),
-        "git": _git(), "hainfra_version": __version__,
-    }
-    failing_cell = None
-    outcome = "success"
-    began = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
+    record = _stage_record(stage, stack, config, parameters, input_path, run_group)
+    secrets = list(archive.secret_parameters(merged).values()) + list(extra_secrets or [])
+    with tempfile.TemporaryDirectory() as tmp, audit_record.recording(
+            archive_root, record, signer=audit.signer_for(config), mirror=audit.mirror_for(config),
+            secrets=secrets) as recorded:
         output_path = Path(tmp) / STAGES[stage]
-        try:
-            papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
-                                       log_output=False, cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None,
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no transport warnings
-        except PapermillExecutionError as exc:
-            outcome = "failed"
-            failing_cell = {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
-                            "evalue": exc.evalue}
-        except Exception as exc:  # noqa: BLE001 - a timeout or kernel death is still archived
-            outcome = "timeout" if "timeout" in type(exc).__name__.lower() or "Timeout" in str(exc) else "failed"
-            failing_cell = {"ename": type(exc).__name__, "evalue": str(exc)}
-        notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
-    secrets = list(archive.secret_parameters(merged).values()) + stack_secrets(config) + list(extra_secrets or [])
+        recorded.render = functools.partial(_archived_files, output_path=output_path, input_path=input_path,
+                                            secrets=secrets, config=config, began=time.time())
+        recorded.outcome, recorded.failing_cell = _execute(input_path, output_path, parameters, cell_timeout)
+    return recorded.result or {}
+
+
+def _stage_record(stage: str, stack: str, config: StackConfig, parameters: dict[str, Any], input_path: Path,
+                  run_group: str | None) -> dict[str, Any]:
+    return audit_record.base_record(
+        audit_record.new_run_id(stage), stage, stack, run_group=run_group, engine=config.engine, parameters=archive.redact_params(parameters),
+        policy_override=parameters.get("policy_override", ""), input_notebook=str(input_path.relative_to(REPO)),
+        input_notebook_sha256=archive.sha256_file(input_path), git=_git(), hainfra_version=__version__,
+        config=audit_record.redacted_config(config))
+
+
+def _execute(input_path: Path, output_path: Path, parameters: dict[str, Any],
+             cell_timeout: float | None) -> tuple[str, dict[str, Any] | None]:
+    """Run the notebook with papermill: (outcome, failing cell). Ctrl-C propagates (archived as interrupted)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
+                                   log_output=False, cwd=str(Path.cwd()),
+                                   execution_timeout=int(cell_timeout) if cell_timeout else None,
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no transport warnings
+    except PapermillExecutionError as exc:
+        return "failed", {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
+                          "evalue": exc.evalue}
+    except Exception as exc:  # noqa: BLE001 - a timeout or kernel death is still archived
+        outcome = "timeout" if "timeout" in type(exc).__name__.lower() or "Timeout" in str(exc) else "failed"
+        return outcome, {"ename": type(exc).__name__, "evalue": str(exc)}
+    return "success", None
+
+
+def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Path, secrets: list[str],
+                    config: StackConfig, began: float) -> dict[str, bytes]:
+    """The redacted notebook, its HTML (opening with the record's header) and the Prowler scans made since
+    ``began`` (the verify notebook's optional section); adds counts to ``record``."""
+    notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
+    secrets = secrets + stack_secrets(config)
     notebook, redactions = archive.redact(notebook, secrets)
-    html, html_redactions = archive.redact(_render_html(notebook).decode(), secrets)
-    if failing_cell:
-        failing_cell["evalue"] = archive.redact(str(failing_cell.get("evalue", "")), secrets)[0]
-    record.update(ended=_utc(), outcome=outcome, failing_cell=failing_cell, redactions=redactions + html_redactions)
-    name = Path(STAGES[stage]).stem
+    record["verify_counts"] = verify_counts(notebook)
+    if record.get("failing_cell"):
+        record["failing_cell"]["evalue"] = archive.redact(str(record["failing_cell"].get("evalue", "")), secrets)[0]
+    page = audit_record.with_header(_render_html(notebook).decode(), record)
+    html, html_redactions = archive.redact(page, secrets)
+    record["redactions"] = redactions + html_redactions
+    name = input_path.stem
     files = {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
-    for folder in scan.scans_since(stack, began):  # the verify notebook's optional Prowler output
+    for folder in scan.scans_since(config.stack, began):
         for file_name, data in scan.archive_files(folder).items():
             text, count = archive.redact(data.decode(errors="replace"), secrets)
             files[file_name] = text.encode()
             record["redactions"] += count
-    return archive.archive_run(Path(archive_root), record, files)
+    return files
+
+
+def verify_counts(notebook_json: str) -> dict[str, int] | None:
+    """pass/fail/skip counts from the verify summary a notebook printed (None if it printed none)."""
+    from hainfra.verify import SUMMARY
+
+    found = SUMMARY.findall(notebook_json)
+    if not found:
+        return None
+    _, passed, failed, skipped = found[-1]
+    return {"pass": int(passed), "fail": int(failed), "skip": int(skipped)}
 
 
 def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
@@ -255,6 +282,11 @@ def describe(record: dict[str, Any]) -> str:
     return f"{record['stage']:9} {record['outcome']:8} {record['run_id']}{failure}"
 
 
+def signed_by(records: list[dict[str, Any]]) -> str:
+    keys = sorted({r["signer"] for r in records if r.get("signer")})
+    return f"Signed by key {', '.join(keys)} (pinned in {audit.signing.keys_dir()})" if keys else ""
+
+
 def summary(records: list[dict[str, Any]], archive_root: str | Path) -> str:
     lines = ["Runbook:"] + [f"  {describe(r)}" for r in records]
     ok = records and all(r["outcome"] == "success" for r in records)
@@ -262,4 +294,5 @@ def summary(records: list[dict[str, Any]], archive_root: str | Path) -> str:
     if records and records[0].get("stack"):
         lines.append(f"Archive: {Path(archive_root).resolve()}/{records[0]['stack']}/ "
                      f"(index {Path(archive_root).resolve() / 'index.jsonl'})")
-    return "\n".join(lines)
+        lines.append(signed_by(records))
+    return "\n".join(line for line in lines if line)

@@ -18,6 +18,9 @@ from hainfra.policy import check_stack, gated_up
 from hainfra.stack import OUTPUTS
 
 log = logging.getLogger(__name__)
+# Archived notebooks show every row and column (all resources, the whole verify table), never "...".
+pd.set_option("display.max_rows", None, "display.max_columns", None, "display.max_colwidth", None,
+              "display.width", None)
 
 
 def load_config(stack: str, params: dict[str, Any] | None = None, config_file: str = "") -> StackConfig:

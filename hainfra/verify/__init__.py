@@ -75,6 +75,10 @@ def mandatory_failures(results: pd.DataFrame) -> pd.DataFrame:
     return results[(results["status"] == "fail") & (results["mandatory"])]
 
 
+# What summary() prints; the runbook reads the counts back from the executed notebook for the run record.
+SUMMARY = re.compile(r"verify (passed|FAILED): (\d+) pass, (\d+) fail, (\d+) skip")
+
+
 def summary(results: pd.DataFrame) -> str:
     counts = results["status"].value_counts().to_dict()
     failed = mandatory_failures(results)

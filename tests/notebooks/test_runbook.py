@@ -27,7 +27,7 @@ def test_whole_runbook_on_the_sandbox(tmp_path: Path) -> None:
                                                      "asg_desired": 2}, archive_root=archive)
     assert [(r["stage"], r["outcome"]) for r in records] == [
         ("configure", "success"), ("deploy", "success"), ("verify", "success"), ("teardown", "success")]
-    assert "4 runs, 8 files, hash chain intact" in audit.verify(archive)
+    assert "4 runs, 8 files, 8 entries, hash chain intact, every entry signed" in audit.verify(archive)
 
     record = audit.show(records[1]["run_id"], archive)
     for key in ("run_id", "actor", "host", "started", "ended", "stage", "stack", "engine", "parameters",
@@ -43,9 +43,23 @@ def test_whole_runbook_on_the_sandbox(tmp_path: Path) -> None:
 
     runs = audit.runs(archive)
     assert list(runs["stage"]) == ["configure", "deploy", "verify", "teardown"]
-    assert list(runs["seq"]) == [1, 2, 3, 4]
+    assert list(runs["seq"]) == [1, 3, 5, 7]  # each run: its started entry, then its finished entry
     folder = archive / "rb" / record["started"][:10] / record["run_id"]
-    assert (folder / "02-deploy.html").read_text().count("<html") == 1
+    page = (folder / "02-deploy.html").read_text()
+    assert page.count("<html") == 1
+    header = page[page.index("<body"):][:6000]
+    for shown in ("hainfra run record", record["run_id"], "deploy", "success", record["actor"], record["signer"],
+                  "resolved configuration", "&quot;az_count&quot;: 3"):
+        assert shown in header, shown
+    configure = audit.show(records[0]["run_id"], archive)
+    plan_page = (archive / "rb" / configure["started"][:10] / configure["run_id"] / "01-configure.html").read_text()
+    assert "<td>...</td>" not in plan_page and "<th>...</th>" not in plan_page, "an archived table was truncated"
+    assert "max-width:1280px" in plan_page
+    verify_record = audit.show(records[2]["run_id"], archive)
+    assert verify_record["verify_counts"]["pass"] > 0 and verify_record["verify_counts"]["fail"] == 0
+    assert f"pass {verify_record['verify_counts']['pass']}" in (archive / "rb" / verify_record["started"][:10]
+                                                              / verify_record["run_id"] / "03-verify.html").read_text()
+    assert record["config"]["pulumi_config_passphrase"] == "********" and record["config"]["asg_min"] == 2
 
 
 def test_failing_stage_exits_1_and_is_archived_with_its_cell(emulator: Emulator, tmp_path: Path,
@@ -117,7 +131,7 @@ def test_edited_or_removed_index_entry_is_detected(tmp_path: Path) -> None:
 def test_archived_files_are_never_overwritten(tmp_path: Path) -> None:
     archive, record = _one_run(tmp_path)
     folder = archive / "tamper" / record["started"][:10] / record["run_id"]
-    from hainfra.runbook.archive import write_new
+    from hainfra.audit.archive import write_new
 
     with pytest.raises(FileExistsError):
         write_new(folder / "run.json", b"{}")
@@ -146,6 +160,29 @@ def test_whole_run_timeout_stops_before_the_next_stage(tmp_path: Path, capsys: p
     assert cli.main(["runbook", "--stack", "late", "--archive", str(tmp_path / "a"), "--timeout", "0"]) == 1
     out = capsys.readouterr().out
     assert "configure timeout" in out and "Outcome: FAILED" in out
+
+
+def test_ctrl_c_archives_the_partial_notebook_as_interrupted(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    archive = tmp_path / "archive"
+    proc = subprocess.Popen([sys.executable, "-m", "hainfra.cli", "run", "configure", "--stack", "intr", "--archive",
+                             str(archive)], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    deadline = time.monotonic() + 60
+    while not (archive / "index.jsonl").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the kernel is up and running cells
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130, proc.stderr.read()
+    runs = audit.runs(archive)
+    assert list(runs["outcome"]) == ["interrupted"]
+    record = audit.show(runs["run_id"][0], archive)
+    assert (archive / "intr" / record["started"][:10] / record["run_id"] / "01-configure.ipynb").is_file()
+    assert "1 runs" in audit.verify(archive)
 
 
 def test_keep_without_a_long_lived_emulator_refuses_with_the_command(tmp_path: Path,
@@ -187,4 +224,4 @@ def test_a_scan_written_during_a_run_is_archived_redacted_and_hashed(tmp_path: P
                                     "scan/20261129T120000000000Z/prowler.csv"}
     archived = archive / "scanned" / record["started"][:10] / record["run_id"] / "scan" / folder.name / "prowler.csv"
     assert CANARY not in archived.read_text() and "[REDACTED]" in archived.read_text()
-    assert "1 runs, 3 files, hash chain intact" in audit.verify(archive)
+    assert "1 runs, 3 files, 2 entries, hash chain intact" in audit.verify(archive)
