@@ -153,6 +153,22 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 1 if len(scan.unexplained(results)) else 0
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    """A drill changes the stack (terminates, deletes, converges): recorded like up and destroy."""
+    from hainfra import drill
+    from hainfra.audit.record import command_recording
+
+    config = _config(args)
+    with command_recording(config, "drill", args.archive, scenario=args.scenario) as recorded:
+        result = drill.run(config, args.scenario, confirm=args.confirm or "", bound_seconds=args.bound)
+        text = f"{_table(result.timings)}\n{result.describe()}"
+        recorded.outcome = "success" if result.passed else "failed"
+        recorded.files = {"drill.txt": text.encode()}
+    print(text)
+    print(f"recorded in {args.archive} as {recorded.record['run_id']}")
+    return 0 if result.passed else 1
+
+
 def cmd_policy(args: argparse.Namespace) -> int:
     from hainfra import policy
 
@@ -183,7 +199,8 @@ def cmd_runbook(args: argparse.Namespace) -> int:
     from hainfra.runbook import runner
 
     records = runner.run_runbook(stack=args.stack, params=dict(args.param or []), params_file=args.file,
-                                 keep=args.keep, archive_root=args.archive, timeout=args.timeout)
+                                 keep=args.keep, archive_root=args.archive, timeout=args.timeout,
+                                 drill=args.drill or "")
     print(runner.summary(records, args.archive))
     return 0 if records and all(r["outcome"] == "success" for r in records) else 1
 
@@ -275,16 +292,21 @@ def build_parser() -> argparse.ArgumentParser:
     pol.add_argument("--export-tfplan", metavar="FILE", help="also write the stack as a Terraform plan JSON (checkov)")
     pol.add_argument("--checkov", action="store_true", help="also run an installed checkov on that plan and merge "
                      "its findings (HAINFRA_CHECKOV, PATH or the scripts/test.sh virtualenv)")
+    drill = add("drill", cmd_drill, "inject a failure and prove recovery (timings)")
+    drill.add_argument("--scenario", default="instance", help="instance | nat | az (hainfra.drill.SCENARIOS)")
+    drill.add_argument("--confirm", metavar="STACK", help="required outside the sandbox: the stack name")
+    drill.add_argument("--bound", type=float, help="seconds each recovery may take (default 30 sandbox, 900 AWS)")
+    _archive_arg(drill)
 
     sandbox = sub.add_parser("sandbox", help="the local AWS emulator").add_subparsers(dest="sandbox", required=True)
     serve = add("serve", cmd_sandbox_serve, "run a long-lived emulator", parent=sandbox, stack=False)
     serve.add_argument("--port", type=int, default=5000)
 
     for name, fn, help_ in (("run", cmd_run, "execute one runbook notebook"),
-                            ("runbook", cmd_runbook, "configure, deploy, verify, teardown")):
+                            ("runbook", cmd_runbook, "configure, deploy, verify, [drill,] teardown")):
         p = add(name, fn, help_, engine=False, stack=False)
         if name == "run":
-            p.add_argument("stage", choices=["configure", "deploy", "verify", "teardown"])
+            p.add_argument("stage", choices=["configure", "deploy", "verify", "drill", "teardown"])
         p.add_argument("--stack", required=True)
         p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
         p.add_argument("-f", "--file", help="YAML file of parameters")
@@ -292,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "runbook":
             p.add_argument("--keep", action="store_true", help="keep the stack (no teardown)")
             p.add_argument("--timeout", type=float, default=1800.0, help="whole-run timeout in seconds")
+            p.add_argument("--drill", metavar="SCENARIO", help="run the 05-drill stage after verify (instance|nat|az)")
 
     audit = sub.add_parser("audit", help="the run archive").add_subparsers(dest="audit", required=True)
     for name, fn, help_ in (("list", cmd_audit_list, "archived runs"), ("show", cmd_audit_show, "one run's record"),

@@ -69,6 +69,10 @@ class VerifyFailed(HainfraError):
     """A mandatory verify check failed."""
 
 
+class DrillFailed(HainfraError):
+    """A drill's stack did not recover within its bound."""
+
+
 class RunbookError(HainfraError):
     """A runbook stage (notebook) failed."""
 

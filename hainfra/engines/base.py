@@ -105,6 +105,12 @@ class Engine(abc.ABC):
         """True when the stack lives in an AWS emulator, not in AWS (verify skips what emulators cannot do)."""
         return bool(self.config.aws_endpoint_url)
 
+    def refresh(self) -> OperationResult:
+        """Reconcile state with what exists (resources deleted out of band), so ``up`` recreates them."""
+        from hainfra.errors import EngineError
+
+        raise EngineError(f"the {self.name} engine cannot refresh")
+
     def aws_client_kwargs(self) -> dict[str, Any]:
         """How verify's boto3 clients reach this engine's AWS (emulator or real)."""
         return {"region_name": self.config.region}

@@ -36,8 +36,10 @@ STAGES: dict[str, str] = {
     "configure": "01-configure.ipynb",
     "deploy": "02-deploy.ipynb",
     "verify": "03-verify.ipynb",
+    "drill": "05-drill.ipynb",
     "teardown": "04-teardown.ipynb",
 }
+OPTIONAL_STAGES = ("drill",)  # a runbook runs these only when asked (``drill=SCENARIO``)
 COMMON_PARAMETERS = ("stack", "params", "config_file")
 
 
@@ -222,8 +224,11 @@ def verify_counts(notebook_json: str) -> dict[str, int] | None:
 
 
 def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
-                keep: bool = False, archive_root: str | Path = "archive", timeout: float = 1800.0) -> list[dict[str, Any]]:
-    """configure → deploy → verify → teardown, stopping at the first failure (``keep``: no teardown).
+                keep: bool = False, archive_root: str | Path = "archive", timeout: float = 1800.0,
+                drill: str = "") -> list[dict[str, Any]]:
+    """configure → deploy → verify [→ drill] → teardown, stopping at the first failure (``keep``: no teardown).
+
+    ``drill`` names a drill scenario to run after verify (the optional 05-drill stage).
 
     On the sandbox one private emulator serves the whole runbook unless ``aws_endpoint_url`` is given.
     """
@@ -245,9 +250,13 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
     with private_emulator() if private else nullcontext() as emu:
         if emu is not None:
             merged["aws_endpoint_url"] = emu.url
+        if drill:
+            merged["scenario"] = drill
         for stage in STAGES:
             if stage == "teardown" and keep:
                 break
+            if stage in OPTIONAL_STAGES and not drill:
+                continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 log.error("runbook timeout (%ss) reached before %s", timeout, stage)

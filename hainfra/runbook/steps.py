@@ -11,7 +11,7 @@ from hainfra import verify
 from hainfra.cidr import plan_subnets
 from hainfra.config import MASK, SECRET_FIELDS, StackConfig, describe
 from hainfra.engines import OperationResult, ProgressEvent, get_engine
-from hainfra.errors import ConfigError, VerifyFailed
+from hainfra.errors import ConfigError, DrillFailed, VerifyFailed
 from hainfra.plan import plan as plan_resources
 from hainfra.plan import short_type
 from hainfra.policy import check_stack, gated_up
@@ -198,6 +198,24 @@ def fail_on_unexplained(results: pd.DataFrame) -> None:
     if len(found):
         lines = "\n".join(f"  {r.check} {r.resource}: {r.message}" for r in found.itertuples())
         raise VerifyFailed(f"Prowler: {len(found)} FAIL(s) neither an emulator artefact nor open work:\n{lines}")
+
+
+def run_drill(config: StackConfig, scenario: str = "instance", confirm: str = "",
+              bound_seconds: float | None = None) -> Any:
+    """Inject one failure and prove recovery; returns the DrillResult (timings in ``.timings``)."""
+    from hainfra import drill
+
+    result = drill.run(config, scenario, confirm=confirm, bound_seconds=bound_seconds)
+    print(result.describe())
+    return result
+
+
+def fail_on_drill(result: Any) -> None:
+    """Fail the notebook (and so the papermill run) when the stack did not recover."""
+    if not result.passed:
+        failed = result.timings[~result.timings["ok"]]
+        lines = "\n".join(f"  {r.phase} at {r.seconds}s: {r.detail}" for r in failed.itertuples())
+        raise DrillFailed(f"drill {result.scenario} failed: {result.detail}\n{lines}")
 
 
 def teardown(config: StackConfig, confirm: str = "") -> pd.DataFrame:

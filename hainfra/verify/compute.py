@@ -46,8 +46,9 @@ def asg(v: VerifyContext) -> Iterator[Row]:
     azs = sorted({i["AvailabilityZone"] for i in healthy})
     if v.emulated:
         yield skip(f"{name} instance spread", "healthy instances in >= 2 AZs",
-                   f"the emulator places every instance in the first subnet's AZ ({', '.join(azs)}) and does not "
-                   "rebalance; the group's subnets are checked above instead")
+                   f"instances in {', '.join(azs) or 'no AZ'}, but the spread comes from hainfra's Auto Scaling "
+                   "emulation (moto puts every instance in the first subnet), not from AWS; the group's subnets "
+                   "are checked above instead")
     else:
         yield check_row(f"{name} instance spread", len(azs) >= min(2, v.config.asg_min), "healthy instances in >= 2 AZs",
                         ", ".join(azs) or "none", "check capacity in each AZ; rebalance the group")

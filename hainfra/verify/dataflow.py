@@ -1,4 +1,4 @@
-"""End-to-end data flows: S3 -> EventBridge -> CloudWatch Logs, and (on AWS) instance -> SSM -> S3."""
+"""End-to-end data flow S3 -> EventBridge -> CloudWatch Logs (the instance flow is in ``verify.flow``)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from botocore.exceptions import ClientError
 
 from hainfra.aws import empty_prefix
-from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
+from hainfra.verify.base import Row, VerifyContext, check, check_row
 
 PROBE_PREFIX = "hainfra-probe/"
 
 
-def _event_for_key(v: VerifyContext, key: str, since_ms: int) -> bool:
+def event_for_key(v: VerifyContext, key: str, since_ms: int) -> bool:
     """Poll the S3-events log group (bounded by wait_seconds) for an Object Created event of ``key``."""
     logs = v.client("logs")
     deadline = time.monotonic() + v.wait_seconds
@@ -72,7 +72,7 @@ def s3_to_cloudwatch(v: VerifyContext) -> Iterator[Row]:
     s3 = v.client("s3")
     try:
         s3.put_object(Bucket=o["bucket_name"], Key=key, Body=f"hainfra verify probe {key}".encode())
-        arrived = _event_for_key(v, key, since)
+        arrived = event_for_key(v, key, since)
     finally:
         removed = empty_prefix(v.aws, o["bucket_name"], key)
     found = f"event for {key} in {o['s3_events_log_group']}" if arrived else broken_hop(v)
@@ -81,41 +81,3 @@ def s3_to_cloudwatch(v: VerifyContext) -> Iterator[Row]:
                     "fix the hop named in 'found'")
     yield check_row(f"probe {key}", removed >= 1, "probe and all its versions deleted", f"{removed} version(s) deleted",
                     "delete the probe's versions by hand")
-
-
-@check("dataflow.instance-to-s3")
-def instance_to_s3(v: VerifyContext) -> Iterator[Row]:
-    """On AWS: an ASG instance reads its SSM parameter and writes a probe with its own role (SSM Run Command)."""
-    o = v.outputs
-    resource = f"{o['asg_name']} -> {o['bucket_name']}"
-    expected = "instance reads its parameter and writes the probe with its own role"
-    if v.emulated:
-        yield skip(resource, expected, "emulated instances execute nothing: SSM Run Command reports Success "
-                   "without running the script")
-        return
-    group = v.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[o["asg_name"]])
-    instances = [i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"] if i["LifecycleState"] == "InService"]
-    if not instances:
-        yield check_row(resource, False, expected, "no InService instance", "check the ASG's health")
-        return
-    key = f"{PROBE_PREFIX}instance-{uuid.uuid4().hex}.txt"
-    param = f"{o['ssm_path']}/config/backup-bucket"
-    script = [f"set -e; bucket=$(aws ssm get-parameter --region {v.config.region} --name {param} "
-              "--query Parameter.Value --output text)",
-              f"echo probe | aws s3 cp - s3://$bucket/{key} --region {v.config.region}"]
-    ssm = v.client("ssm")
-    command = ssm.send_command(InstanceIds=instances[:1], DocumentName="AWS-RunShellScript",
-                               Parameters={"commands": script})["Command"]["CommandId"]
-    deadline = time.monotonic() + max(v.wait_seconds, 60)
-    status = "Pending"
-    while time.monotonic() < deadline and status in ("Pending", "InProgress", "Delayed"):
-        time.sleep(3)
-        try:
-            status = ssm.get_command_invocation(CommandId=command, InstanceId=instances[0])["Status"]
-        except ClientError:
-            status = "Pending"
-    since = int(time.time() * 1000) - 120_000
-    arrived = status == "Success" and _event_for_key(v, key, since)
-    empty_prefix(v.aws, o["bucket_name"], key)
-    yield check_row(resource, arrived, expected, f"command {status}; event {'found' if arrived else 'missing'}",
-                    "check the instance role policy and the SSM agent")

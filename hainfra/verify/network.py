@@ -85,24 +85,6 @@ def default_sg_closed(v: VerifyContext) -> Iterator[Row]:
                         "revoke every rule of the default security group")
 
 
-LAST_RULE = 32767  # every NACL's implicit deny-all, which cannot be changed or deleted
-
-
-@check("network.default-nacl-closed")
-def default_nacl_closed(v: VerifyContext) -> Iterator[Row]:
-    """The VPC's default NACL keeps only the implicit deny-all (its subnets are network.nacl-association's)."""
-    acls = v.client("ec2").describe_network_acls(Filters=[
-        {"Name": "vpc-id", "Values": [v.outputs["vpc_id"]]}, {"Name": "default", "Values": ["true"]}])["NetworkAcls"]
-    for acl in acls:
-        rules = [e for e in acl.get("Entries", []) if e["RuleNumber"] < LAST_RULE]
-        allows = [f"{'egress' if e['Egress'] else 'ingress'} {e['RuleNumber']} {e.get('CidrBlock', '')}"
-                  for e in rules if e["RuleAction"] == "allow"]
-        yield check_row(acl["NetworkAclId"], not allows, "only the implicit deny-all (no allow rule)",
-                        f"{len(allows)} allow rule(s): {', '.join(allows)}" if allows else "deny-all only",
-                        f"ec2 delete-network-acl-entry --network-acl-id {acl['NetworkAclId']} --rule-number N "
-                        "[--egress] for each listed rule")
-
-
 @check("network.private-no-public-ip")
 def private_no_public_ip(v: VerifyContext) -> Iterator[Row]:
     for sid in v.outputs["private_subnet_ids"]:

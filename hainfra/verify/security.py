@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import chain
 
 from botocore.exceptions import ClientError
 
@@ -11,6 +12,7 @@ from hainfra import naming
 from hainfra.aws import as_list, policy_doc, tags_of
 from hainfra.config import REQUIRED_TAGS
 from hainfra.verify.base import Row, VerifyContext, check, check_row
+from hainfra.verify.tagged import more_tagged_resources
 
 SECRET_SHAPE = re.compile(r"^[A-Za-z0-9]{32}$")
 
@@ -121,7 +123,7 @@ def _tagged_resources(v: VerifyContext) -> Iterator[tuple[str, dict[str, str]]]:
 def required_tags(v: VerifyContext) -> Iterator[Row]:
     expected = naming.tags(v.config, "")
     want = {k: expected[k] for k in REQUIRED_TAGS} | v.config.extra_tags
-    for resource, tags in _tagged_resources(v):
+    for resource, tags in chain(_tagged_resources(v), more_tagged_resources(v)):
         wrong = {k: tags.get(k) for k, value in want.items() if tags.get(k) != value}
         yield check_row(resource, not wrong, ", ".join(f"{k}={val}" for k, val in want.items()),
                         "all present" if not wrong else "wrong or missing: " + ", ".join(

@@ -162,6 +162,21 @@ def test_whole_run_timeout_stops_before_the_next_stage(tmp_path: Path, capsys: p
     assert "configure timeout" in out and "Outcome: FAILED" in out
 
 
+def test_runbook_with_the_optional_drill_stage(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    records = runner.run_runbook(stack="rbdrill", params={"asg_min": 2, "asg_desired": 2, "az_count": 2},
+                                 archive_root=archive, drill="az")
+    assert [(r["stage"], r["outcome"]) for r in records] == [
+        ("configure", "success"), ("deploy", "success"), ("verify", "success"), ("drill", "success"),
+        ("teardown", "success")]
+    drill = audit.show(records[3]["run_id"], archive)
+    assert drill["parameters"]["scenario"] == "az"
+    assert set(drill["files"]) == {"05-drill.ipynb", "05-drill.html"}
+    html = next(archive.rglob("05-drill.html")).read_text()
+    assert "capacity in other AZs" in html and "AZ given back" in html
+    assert "5 runs, 10 files, 10 entries, hash chain intact, every entry signed" in audit.verify(archive)
+
+
 def test_ctrl_c_archives_the_partial_notebook_as_interrupted(tmp_path: Path) -> None:
     import signal
     import subprocess

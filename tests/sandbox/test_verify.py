@@ -58,9 +58,10 @@ def test_fresh_stack_passes_or_skips_with_reasons(live: Live, monkeypatch: pytes
     assert failing(results).empty, failing(results).to_string()
     assert len(results) >= 50 and results["check"].nunique() >= 20
     skips = results[results["status"] == "skip"]
-    assert set(skips["check"]) == {"flowlogs.delivery", "dataflow.instance-to-s3", "compute.asg"}
+    assert set(skips["check"]) == {"flowlogs.delivery", "compute.asg"}
     assert all(len(reason) > 30 for reason in skips["found"])
     assert "pass" in set(results[results["check"] == "dataflow.s3-to-cloudwatch"]["status"])
+    assert set(results[results["check"] == "dataflow.instance-to-s3"]["status"]) == {"pass"}
 
 
 def test_secret_value_never_in_results(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,6 +120,15 @@ def _default_sg(live: Live) -> str:
         {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"][0]["GroupId"]
 
 
+def _nacl(live: Live, tier: str) -> str:
+    return live.ec2().describe_network_acls(Filters=[
+        {"Name": "tag:Name", "Values": [naming.name(live.config, f"nacl-{tier}")]}])["NetworkAcls"][0]["NetworkAclId"]
+
+
+EARLY_SSH = {"RuleNumber": 80, "Protocol": "6", "RuleAction": "allow", "Egress": False, "CidrBlock": "0.0.0.0/0",
+             "PortRange": {"From": 22, "To": 22}}
+RETURN_TRAFFIC = {"RuleNumber": 110, "Protocol": "6", "RuleAction": "allow", "Egress": False, "CidrBlock": "0.0.0.0/0",
+                  "PortRange": {"From": 1024, "To": 65535}}
 ALLOW_ALL_IN = {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": False, "CidrBlock": "0.0.0.0/0"}
 WORLD_SSH = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
 
@@ -156,7 +166,8 @@ DRIFTS: dict[str, Drift] = {
                 {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
                                                         "KMSMasterKeyID": s.outputs["kms_key_arn"]},
                  "BucketKeyEnabled": True}]}),
-        "none"),  # moto keeps no default after the delete; AWS would report AES256
+        # moto keeps no default after the delete (AWS would report AES256); the instance's probe is unencrypted too
+        "none", also=("dataflow.instance-to-s3",)),
     "subnet back on the default NACL": Drift(
         "network.nacl-association",
         lambda s: _reassociate(s, _default_acl(s)),
@@ -193,12 +204,27 @@ DRIFTS: dict[str, Drift] = {
             Bucket=s.outputs["bucket_name"], NotificationConfiguration={}),
         lambda s: s.aws.client("s3").put_bucket_notification_configuration(
             Bucket=s.outputs["bucket_name"], NotificationConfiguration={"EventBridgeConfiguration": {}}),
-        "bucket notifications off"),
+        "bucket notifications off", also=("dataflow.instance-to-s3",)),  # its eventbridge hop
     "required tag removed": Drift(
         "tags.required",
         lambda s: s.ec2().delete_tags(Resources=[s.outputs["vpc_id"]], Tags=[{"Key": "Stack"}]),
         lambda s: s.ec2().create_tags(Resources=[s.outputs["vpc_id"]], Tags=[{"Key": "Stack", "Value": "drift"}]),
         "Stack=None"),
+    "NACL allow rule numbered before the denies": Drift(
+        "network.nacl-rules",
+        lambda s: s.ec2().create_network_acl_entry(NetworkAclId=_nacl(s, "public"), **EARLY_SSH),
+        lambda s: s.ec2().delete_network_acl_entry(NetworkAclId=_nacl(s, "public"), RuleNumber=80, Egress=False),
+        "allow rule(s) #80 precede the admin-port denies; extra: ingress #80 allow 6 0.0.0.0/0 22-22"),
+    "NACL rule removed": Drift(
+        "network.nacl-rules",
+        lambda s: s.ec2().delete_network_acl_entry(NetworkAclId=_nacl(s, "private"), RuleNumber=110, Egress=False),
+        lambda s: s.ec2().create_network_acl_entry(NetworkAclId=_nacl(s, "private"), **RETURN_TRAFFIC),
+        "missing: ingress #110 allow 6 0.0.0.0/0 1024-65535"),
+    "tag removed from a NACL": Drift(
+        "tags.required",
+        lambda s: s.ec2().delete_tags(Resources=[_nacl(s, "private")], Tags=[{"Key": "Environment"}]),
+        lambda s: s.ec2().create_tags(Resources=[_nacl(s, "private")], Tags=[{"Key": "Environment", "Value": "dev"}]),
+        "Environment=None"),
     "IMDSv1 allowed by a new default version": Drift(
         "compute.launch-template",
         lambda s: s.ec2().modify_launch_template(LaunchTemplateId=s.outputs["launch_template_id"], DefaultVersion=str(

@@ -288,6 +288,22 @@ class SandboxEngine(Engine):
             self._state(self.endpoint_url)  # stale outputs name resources that no longer exist: say so
         return dict(state.outputs)
 
+    def refresh(self) -> OperationResult:
+        """Drop resources that are gone from the emulator (kinds in ``refresh.CHECKS``) from state."""
+        from hainfra.engines.sandbox import refresh
+
+        started = time.perf_counter()
+        with stack_lock(self.config.stack, "refresh"):
+            url = self.endpoint_url
+            state, ctx = self._state(url), self._ctx(url)
+            rows = []
+            for entry in state.in_reverse_order():
+                if refresh.gone(ctx, entry):
+                    state.remove(entry["urn"])
+                    rows.append(change_row("delete", entry["type"], entry["name"], entry["urn"], ["gone"]))
+            state.save()
+        return OperationResult("refresh", changes_frame(rows), seconds=time.perf_counter() - started)
+
     def destroy(self, forget: bool = False) -> OperationResult:
         """Delete in reverse creation order, then sweep the emulator: a leftover is an error.
 

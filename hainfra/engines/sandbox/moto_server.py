@@ -6,7 +6,9 @@ deny — so the stack's TLS-only policy (Deny when aws:SecureTransport is false)
 deny every request. The emulator serves
 TLS only, so every request has aws:SecureTransport=true; with that context and the IAM
 rule that a statement whose conditions do not hold does not apply, the policy behaves
-as on AWS. Nothing else of moto is changed.
+as on AWS. What moto lacks and a check or drill needs (the instance agent, Auto Scaling
+replacement and AZ balance, the server certificate scripts verify) is installed by
+``hainfra.engines.sandbox.emulation`` and documented there as emulation.
 
 Serving (see ``serve_concurrently`` and ``die_with_owner``): each connection does its TLS
 handshake on its own thread, so an idle client cannot block the others, and a private
@@ -74,17 +76,17 @@ class LazyHandshakeContext(ssl.SSLContext):
 
 
 def tls_context() -> ssl.SSLContext:
-    """A fresh self-signed certificate for 127.0.0.1; its key file is removed once loaded."""
-    from cryptography.hazmat.primitives import serialization
-    from werkzeug.serving import generate_adhoc_ssl_pair
+    """The emulator's certificate for 127.0.0.1/localhost (``emulation.server_certificate``, which
+    scripts run by the instance agent verify); its key file is removed once loaded."""
+    from hainfra.engines.sandbox import emulation
 
-    cert, key = generate_adhoc_ssl_pair()
+    cert_pem, key_pem = emulation.server_certificate()
     context = LazyHandshakeContext(ssl.PROTOCOL_TLS_SERVER)
     with tempfile.TemporaryDirectory(prefix="hainfra-tls-") as tmp:
         cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                               serialization.NoEncryption()))
+        cert_file.write_bytes(cert_pem)
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(key_pem)
         context.load_cert_chain(cert_file, key_file)
     return context
 
@@ -115,11 +117,15 @@ def die_with_owner(owner: int, interval: float = 0.2) -> threading.Thread:
 def main(argv: list[str] | None = None) -> None:
     from moto.server import main as moto_main
 
+    from hainfra.engines.sandbox import emulation
+
+    argv = argv if argv is not None else sys.argv[1:]
     if os.environ.get(OWNER_ENV):
         die_with_owner(int(os.environ[OWNER_ENV]))
     patch_moto()
+    emulation.install(argv)
     serve_concurrently()
-    moto_main(argv if argv is not None else sys.argv[1:])
+    moto_main(argv)
 
 
 if __name__ == "__main__":

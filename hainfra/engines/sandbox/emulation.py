@@ -1,0 +1,126 @@
+"""What the emulator adds to moto (emulation, documented as such): TLS a client can verify, the
+instance agent, the Auto Scaling behaviour a drill needs, and two fidelity fixes (a bucket's
+EventBridge notification setting is read back; deleting a NAT gateway frees its Elastic IP).
+
+``install(argv)`` is the one hook moto_server calls before serving. The server's TLS certificate is
+made here (``server_certificate``: its own CA, for 127.0.0.1 and localhost) so scripts run by the agent
+verify TLS with ``AWS_CA_BUNDLE`` instead of turning verification off.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import functools
+import ipaddress
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hainfra.engines.sandbox import agent, asg_emulation
+
+HOSTS = ("127.0.0.1", "localhost")
+
+
+def certificate() -> tuple[bytes, bytes]:
+    """A self-signed certificate for the loopback names (its own CA) and its private key, as PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hainfra sandbox emulator")])
+    now = dt.datetime.now(dt.timezone.utc)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOSTS[0])),
+                                                        x509.DNSName(HOSTS[1])]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(ski, critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+@functools.cache
+def server_certificate() -> tuple[bytes, bytes]:
+    """This emulator's certificate and key (made once per process; the key never touches a lasting file)."""
+    return certificate()
+
+
+def ca_bundle() -> str:
+    """A file holding the emulator's certificate, for ``AWS_CA_BUNDLE`` (removed when the emulator exits)."""
+    folder = Path(tempfile.mkdtemp(prefix="hainfra-emulator-ca-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "emulator.crt"
+    path.write_bytes(server_certificate()[0])
+    return str(path)
+
+
+def report_eventbridge_notifications() -> None:
+    """GetBucketNotificationConfiguration reports ``EventBridgeConfiguration`` when it is on.
+
+    moto stores it and delivers the events, but leaves it out of the read-back, so every reader
+    (verify's broken-hop diagnosis among them) would see EventBridge delivery as off.
+    """
+    from moto.s3.responses import S3Response
+
+    get_notification = S3Response.get_bucket_notification
+
+    def get_with_event_bridge(self: Any) -> Any:
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config is None or config.event_bridge is None:
+            return get_notification(self)
+        serialized = self.serialized
+
+        def add_event_bridge(result: Any) -> Any:
+            result.result["EventBridgeConfiguration"] = {}
+            return serialized(result)
+
+        self.serialized = add_event_bridge
+        try:
+            return get_notification(self)
+        finally:
+            del self.serialized
+
+    S3Response.get_bucket_notification = get_with_event_bridge
+
+
+def release_nat_addresses() -> None:
+    """Deleting a NAT gateway frees its Elastic IP, as on AWS (moto keeps it associated, so a NAT
+    recreated with the same allocation — `up` after a drill deleted one — would be refused)."""
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+
+    delete_nat = NatGatewayBackend.delete_nat_gateway
+
+    def delete_and_release(self: Any, nat_gateway_id: str) -> Any:
+        nat = delete_nat(self, nat_gateway_id)
+        for eip in self.addresses:
+            if eip.eni is not None and eip.eni is getattr(nat, "_eni", None):
+                self.disassociate_address(address=eip.public_ip)
+        return nat
+
+    NatGatewayBackend.delete_nat_gateway = delete_and_release
+
+
+def _option(argv: list[str], short: str, long: str, default: str) -> str:
+    for i, arg in enumerate(argv[:-1]):
+        if arg in (short, long):
+            return argv[i + 1]
+    return default
+
+
+def install(argv: list[str]) -> None:
+    """Install the emulation into moto, before it serves (``argv``: moto's arguments, for host and port)."""
+    host, port = _option(argv, "-H", "--host", "127.0.0.1"), _option(argv, "-p", "--port", "5000")
+    https = "--ssl" in argv
+    report_eventbridge_notifications()
+    release_nat_addresses()
+    agent.install(agent.Endpoint(f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""))
+    asg_emulation.install()
