@@ -31,9 +31,6 @@ ARTEFACTS: dict[str, Artefact] = {
     "ec2_instance_imdsv2_enabled": Artefact(
         "emulator: moto's Auto Scaling launches instances without the launch template's metadata options; "
         "verify's compute.launch-template proves IMDSv2 required, hop limit 1 on the template"),
-    "ec2_instance_profile_attached": Artefact(
-        "emulator: moto's Auto Scaling ignores the launch template's instance profile; verify reads the "
-        "template's IamInstanceProfile"),
     "ec2_ebs_volume_encryption": Artefact(
         "emulator: moto adds an unencrypted /dev/sda1 root volume to every instance whatever the launch "
         "template's block device mapping says (encrypted, checked by verify and the gate)"),
@@ -42,9 +39,6 @@ ARTEFACTS: dict[str, Artefact] = {
         "app security group has no network interface; verify reads the template's security groups"),
     "ec2_instance_managed_by_ssm": Artefact(
         "emulator: moto has no ssm:DescribeInstanceInformation, so no instance is ever seen as managed"),
-    "s3_bucket_event_notifications_enabled": Artefact(
-        "emulator: moto omits EventBridgeConfiguration from GetBucketNotificationConfiguration; verify's "
-        "dataflow.s3-to-cloudwatch proves an Object Created event reaches the log group"),
     "secretsmanager_secret_unused": Artefact(
         "emulator: a secret created seconds ago has no LastAccessedDate yet, which Prowler reads as unused"),
     "iam_role_cross_service_confused_deputy_prevention": Artefact(
