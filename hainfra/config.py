@@ -34,6 +34,10 @@ LOG_RETENTION_DAYS = (
     2557, 2922, 3288, 3653,
 )
 REQUIRED_TAGS = ("Project", "Environment", "ManagedBy", "Stack")
+# Set on every taggable resource by the stack program (the resource's kind, e.g. ec2.Vpc).
+RESOURCE_TYPE_TAG = "ResourceType"
+# Minimum retention Security Hub CloudWatch.16 accepts; prod's default.
+PROD_LOG_RETENTION_DAYS = 365
 ENV_PREFIX = "HAINFRA_"
 
 
@@ -61,12 +65,16 @@ class StackConfig:
     asg_min: int = _param(3, "Auto Scaling group minimum size.")
     asg_desired: int = _param(3, "Auto Scaling group desired capacity.")
     asg_max: int = _param(6, "Auto Scaling group maximum size.")
-    log_retention_days: int = _param(30, "Retention of every log group (a CloudWatch-allowed value).")
+    log_retention_days: int | None = _param(None, "Retention of every log group (a CloudWatch-allowed value); "
+                                                  "default 365 in prod (CloudWatch.16), 30 elsewhere.")
     backup_ia_days: int = _param(30, "Days before noncurrent backup versions move to STANDARD_IA (>= 30).")
     backup_glacier_days: int = _param(90, "Days before noncurrent backup versions move to GLACIER.")
     backup_expire_days: int = _param(365, "Days before noncurrent backup versions expire.")
     abort_upload_days: int = _param(7, "Days before incomplete multipart uploads are aborted.")
     extra_tags: dict = _param({}, "Extra tags on every taggable resource (cannot override required tags).")
+    interface_endpoints: bool | None = _param(None, "Interface VPC endpoints for SSM, SSM Messages, EC2 Messages, EC2 "
+                                                    "and Logs (instances keep SSM and logs without a NAT); default on "
+                                                    "in prod, off elsewhere (each costs per AZ-hour).")
     alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
     certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
     engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")
@@ -99,6 +107,18 @@ class StackConfig:
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def retention_days(self) -> int:
+        """Log retention in days: the explicit value, else 365 in prod (CloudWatch.16) and 30 elsewhere."""
+        if self.log_retention_days is not None:
+            return self.log_retention_days
+        return PROD_LOG_RETENTION_DAYS if self.is_prod else 30
+
+    @property
+    def endpoints_enabled(self) -> bool:
+        """Whether the interface VPC endpoints exist: the explicit switch, else on in prod only."""
+        return self.is_prod if self.interface_endpoints is None else self.interface_endpoints
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -170,7 +190,7 @@ def describe() -> list[dict[str, str]]:
     rows = []
     for f in dataclasses.fields(StackConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        rows.append({"parameter": f.name, "type": _type_name(f), "default": repr(default), "description": f.metadata["doc"]})
+        rows.append({"parameter": f.name, "type": _type_name(f).replace(" | None", " or None"), "default": repr(default), "description": f.metadata["doc"]})
     return rows
 
 
@@ -199,6 +219,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def _coerce(name: str, value: Any) -> Any:
     """Check a value's type; strings from a command line or environment are parsed."""
     kind = _type_name(FIELDS[name])
+    if kind.endswith(" | None"):  # optional: None (or an empty/"auto" string) means "the derived default"
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto", "none", "null")):
+            return None
+        kind = kind.removesuffix(" | None")
     if kind == "str":
         if not isinstance(value, str):
             raise ValueError(f"must be a string, got {type(value).__name__}")
@@ -208,6 +232,10 @@ def _coerce(name: str, value: Any) -> Any:
             value = yaml.safe_load(value) if value.strip() else ({} if kind == "dict" else [])
         except yaml.YAMLError as exc:
             raise ValueError(f"cannot parse as {kind}: {exc}") from exc
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {value!r}")
+        return value
     expected = {"int": int, "dict": dict, "list": list}[kind]
     if isinstance(value, bool) or not isinstance(value, expected):
         raise ValueError(f"must be {kind}, got {type(value).__name__}")
@@ -264,7 +292,7 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
         p.append(("asg_max", c.asg_max, "need at least 1 instance"))
     if c.is_prod and c.asg_min < c.az_count:
         p.append(("asg_min", c.asg_min, f"prod needs at least one instance per AZ: set asg_min >= az_count ({c.az_count})"))
-    if c.log_retention_days not in LOG_RETENTION_DAYS:
+    if c.log_retention_days is not None and c.log_retention_days not in LOG_RETENTION_DAYS:
         p.append(("log_retention_days", c.log_retention_days,
                   f"use a CloudWatch retention value: {', '.join(map(str, LOG_RETENTION_DAYS))}"))
     if c.backup_ia_days < 30:
@@ -342,7 +370,7 @@ def _validate_tags(tags: dict) -> list[tuple[str, object, str]]:
     for key, value in tags.items():
         if not isinstance(key, str) or not isinstance(value, str):
             p.append(("extra_tags", {key: value}, "tag keys and values must be strings"))
-        elif key in REQUIRED_TAGS or key == "Name":
+        elif key in REQUIRED_TAGS or key in ("Name", RESOURCE_TYPE_TAG):
             p.append(("extra_tags", key, f"{key} is set by hainfra; remove it from extra_tags"))
         elif key.lower().startswith("aws:"):
             p.append(("extra_tags", key, "the aws: prefix is reserved by AWS; rename the tag"))

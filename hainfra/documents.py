@@ -6,7 +6,10 @@ Every statement names exact ARNs. The few that cannot are listed in
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
+
+from hainfra.aws import as_list
 
 Doc = dict[str, Any]
 
@@ -17,21 +20,87 @@ WILDCARD_ALLOWED: dict[str, str] = {
     "KeyAdministration": "in a KMS key policy, Resource '*' means this key only",
     "LogsDeliveryUseKey": "in a KMS key policy, Resource '*' means this key only",
     "AlarmsUseKey": "in a KMS key policy, Resource '*' means this key only",
-    "EventsUseKey": "in a KMS key policy, Resource '*' means this key only",
+    "AutoScalingUseKey": "in a KMS key policy, Resource '*' means this key only",
+    "AutoScalingCreateGrant": "in a KMS key policy, Resource '*' means this key only",
 }
+
+# The Auto Scaling service-linked role launches instances for every ASG of the account; with EBS
+# encrypted by a customer-managed key it needs these on the key, or launches fail
+# ("Client.InternalError: Client error on launch"). AWS EC2 Auto Scaling User Guide, "Required
+# AWS KMS key policy for use with encrypted volumes".
+AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
+EBS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey")
+# The concrete calls behind EBS_KEY_ACTIONS: what a key policy must cover, however it spells it.
+EBS_KEY_CALLS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+                 "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey")
+
+SOURCE_ACCOUNT, SOURCE_ARN = "aws:SourceAccount", "aws:SourceArn"
+LOGS_CONTEXT = "kms:EncryptionContext:aws:logs:arn"
+# Confused-deputy scoping per service principal: the condition keys that service sends (and so
+# that a statement naming it must use), with the documentation behind it. A service not listed
+# must at least carry aws:SourceAccount.
+SERVICE_SCOPE: dict[str, tuple[tuple[str, ...], str]] = {
+    "vpc-flow-logs.amazonaws.com": ((SOURCE_ACCOUNT, SOURCE_ARN),
+                                    "VPC User Guide, flow logs IAM role: trust conditioned on the flow log ARN"),
+    "events.amazonaws.com": ((SOURCE_ACCOUNT, SOURCE_ARN),
+                             "EventBridge User Guide, CloudWatch Logs permissions: the rule ARN is aws:SourceArn"),
+    "delivery.logs.amazonaws.com": ((SOURCE_ACCOUNT, SOURCE_ARN),
+                                    "CloudWatch Logs, vended log delivery: source account and ARN are sent"),
+    "cloudwatch.amazonaws.com": ((SOURCE_ACCOUNT, SOURCE_ARN),
+                                 "SNS Developer Guide, encrypted topics: alarms send the alarm ARN"),
+    "logging.s3.amazonaws.com": ((SOURCE_ACCOUNT, SOURCE_ARN),
+                                 "S3 User Guide, server access logging: source bucket ARN and account"),
+    "logs.*.amazonaws.com": ((LOGS_CONTEXT,),
+                             "CloudWatch Logs User Guide, KMS encryption: scoped by the log group ARN in the "
+                             "encryption context (which names the account)"),
+    "ec2.amazonaws.com": ((), "EC2 sends no source context when an instance profile assumes its role; "
+                              "a condition would break instance credentials"),
+    "logdelivery.elasticloadbalancing.amazonaws.com": (
+        (), "ELB User Guide, access logs: no source condition is documented; scoped by the object path "
+            "(this ALB's prefix and this account)"),
+}
+
+# ELB's log-delivery account per region opened before August 2022 (ELB User Guide, "Enable access
+# logs"); regions opened since use the logdelivery.elasticloadbalancing.amazonaws.com principal.
+ELB_LOG_ACCOUNTS: dict[str, str] = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
+    "ap-south-1": "718504428378", "ap-northeast-1": "582318560864", "ap-northeast-2": "600734575887",
+    "ap-northeast-3": "383597477331", "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+    "ca-central-1": "985666609251", "eu-central-1": "054676820928", "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416", "eu-west-3": "009996457667", "eu-south-1": "635631232127",
+    "eu-north-1": "897822967062", "me-south-1": "076674570225", "sa-east-1": "507241528517",
+    "us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635", "cn-north-1": "638102146993",
+    "cn-northwest-1": "037604701340",
+}
+ELB_LOG_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 
 
 def _doc(*statements: Doc) -> Doc:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-def assume_role(service: str, account_id: str | None = None) -> Doc:
-    """Trust policy for one AWS service principal; pinned to ``account_id`` when given (confused deputy)."""
+def _source(account_id: str, source_arn: str | list[str] | None = None) -> Doc:
+    """Confused-deputy conditions: the calling service acts for this account (and this resource)."""
+    condition: Doc = {"StringEquals": {SOURCE_ACCOUNT: account_id}}
+    if source_arn:
+        condition["ArnLike"] = {SOURCE_ARN: source_arn}
+    return condition
+
+
+def assume_role(service: str, account_id: str | None = None, source_arn: str | None = None) -> Doc:
+    """Trust policy for one AWS service principal; pinned to ``account_id`` (and ``source_arn``) when given."""
     statement: Doc = {"Sid": "TrustService", "Effect": "Allow", "Principal": {"Service": service},
                       "Action": "sts:AssumeRole"}
     if account_id:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+        statement["Condition"] = _source(account_id, source_arn)
     return _doc(statement)
+
+
+def flow_log_trust(*, account_id: str, region: str, partition: str = "aws") -> Doc:
+    """Flow-logs role trust: only flow logs of this account and region (the flow log id is not known yet)."""
+    return assume_role("vpc-flow-logs.amazonaws.com", account_id,
+                       f"arn:{partition}:ec2:{region}:{account_id}:vpc-flow-log/*")
 
 
 def flow_log_policy(log_group_arn: str) -> Doc:
@@ -73,9 +142,24 @@ def instance_policy(
     )
 
 
-def key_policy(*, account_id: str, region: str, partition: str = "aws", log_group_prefixes: list[str]) -> Doc:
-    """KMS key policy: the account administers it; Logs, CloudWatch alarms and EventBridge may use it."""
-    log_arns = [f"arn:{partition}:logs:{region}:{account_id}:log-group:{p}*" for p in log_group_prefixes]
+def autoscaling_role_arn(account_id: str, partition: str = "aws") -> str:
+    """The account's Auto Scaling service-linked role (created by AWS with the first group)."""
+    return f"arn:{partition}:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/{AUTOSCALING_ROLE}"
+
+
+def key_policy(*, account_id: str, region: str, partition: str = "aws", log_group_names: list[str],
+               alarm_names: list[str]) -> Doc:
+    """KMS key policy: the account administers it; named users of the key get exactly what they need.
+
+    - CloudWatch Logs: only for this stack's log groups (encryption context names each group).
+    - CloudWatch alarms (publishing to the encrypted topic): only this stack's alarms.
+    - Auto Scaling's service-linked role: what encrypted EBS volumes need at launch.
+    EventBridge gets nothing: its default bus uses an AWS-owned key and its Logs target is
+    encrypted by CloudWatch Logs, so a grant would only widen the policy.
+    """
+    log_arns = sorted(f"arn:{partition}:logs:{region}:{account_id}:log-group:{n}" for n in log_group_names)
+    alarm_arns = sorted(f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:{n}" for n in alarm_names)
+    asg_role = {"AWS": autoscaling_role_arn(account_id, partition)}
     return _doc(
         {"Sid": "KeyAdministration", "Effect": "Allow",
          "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
@@ -84,14 +168,80 @@ def key_policy(*, account_id: str, region: str, partition: str = "aws", log_grou
          "Principal": {"Service": f"logs.{region}.amazonaws.com"},
          "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
          "Resource": "*",
-         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_arns}}},
+         "Condition": {"ArnEquals": {LOGS_CONTEXT: log_arns}}},
         {"Sid": "AlarmsUseKey", "Effect": "Allow",
          "Principal": {"Service": "cloudwatch.amazonaws.com"},
-         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
-        {"Sid": "EventsUseKey", "Effect": "Allow",
-         "Principal": {"Service": "events.amazonaws.com"},
-         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": _source(account_id, alarm_arns)},
+        {"Sid": "AutoScalingUseKey", "Effect": "Allow", "Principal": asg_role,
+         "Action": list(EBS_KEY_ACTIONS), "Resource": "*"},
+        {"Sid": "AutoScalingCreateGrant", "Effect": "Allow", "Principal": asg_role,
+         "Action": "kms:CreateGrant", "Resource": "*",
+         "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
     )
+
+
+def _covers(patterns: list[str], call: str) -> bool:
+    return any(fnmatch.fnmatchcase(call.lower(), p.lower()) for p in patterns)
+
+
+def _principals(st: Doc, kind: str) -> list[str]:
+    principal = st.get("Principal")
+    if principal == "*":
+        return ["*"]
+    value = (principal or {}).get(kind, []) if isinstance(principal, dict) else []
+    return value if isinstance(value, list) else [value]
+
+
+def _statements(doc: Doc) -> list[Doc]:
+    return [st for st in as_list(doc.get("Statement")) if isinstance(st, dict)]
+
+
+def autoscaling_grant_gaps(doc: Doc) -> list[str]:
+    """What a key policy lacks for Auto Scaling to launch instances with EBS encrypted by the key.
+
+    Empty means the service-linked role (default or custom-suffix) may use the key and create
+    grants for AWS resources. Deny statements are not modelled: the stack never writes any.
+    """
+    role_statements = [st for st in _statements(doc) if st.get("Effect") == "Allow" and any(
+        p.split("/")[-1].startswith(AUTOSCALING_ROLE) for p in _principals(st, "AWS"))]
+    if not role_statements:
+        return [f"no statement for the {AUTOSCALING_ROLE} service-linked role"]
+    actions = [a for st in role_statements if not st.get("Condition") for a in as_list(st.get("Action"))]
+    gaps = [f"{call} not allowed" for call in EBS_KEY_CALLS if not _covers(actions, call)]
+    grant = [st for st in role_statements if _covers(as_list(st.get("Action")), "kms:CreateGrant")]
+    if not grant:
+        gaps.append("kms:CreateGrant not allowed")
+    elif not all(str((st.get("Condition") or {}).get("Bool", {}).get("kms:GrantIsForAWSResource", "")).lower()
+                 == "true" for st in grant):
+        gaps.append("kms:CreateGrant not limited by kms:GrantIsForAWSResource=true")
+    return gaps
+
+
+def _condition_keys(st: Doc) -> set[str]:
+    return {key.lower() for block in (st.get("Condition") or {}).values() if isinstance(block, dict) for key in block}
+
+
+def required_scope(service: str) -> tuple[str, ...]:
+    """Condition keys a statement naming ``service`` must carry (see :data:`SERVICE_SCOPE`)."""
+    for pattern, (keys, _why) in SERVICE_SCOPE.items():
+        if fnmatch.fnmatchcase(service, pattern):
+            return keys
+    return (SOURCE_ACCOUNT,)
+
+
+def unscoped_service_statements(doc: Doc) -> list[str]:
+    """Allow statements naming a service principal without the confused-deputy conditions it needs."""
+    problems = []
+    for st in _statements(doc):
+        if st.get("Effect") != "Allow":
+            continue
+        keys = _condition_keys(st)
+        for service in _principals(st, "Service"):
+            missing = [k for k in required_scope(service) if k.lower() not in keys]
+            if missing:
+                problems.append(f"{st.get('Sid', 'statement')}: {service} without {', '.join(missing)}")
+    return problems
 
 
 def tls_only_bucket_policy(bucket_arn: str) -> Doc:
@@ -103,14 +253,34 @@ def tls_only_bucket_policy(bucket_arn: str) -> Doc:
     })
 
 
-def events_to_logs_policy(log_group_arn: str) -> Doc:
-    """Resource policy letting EventBridge write into exactly one log group."""
+def events_to_logs_policy(log_group_arn: str, rule_arn: str, account_id: str) -> Doc:
+    """Resource policy letting one EventBridge rule of this account write into exactly one log group."""
     return _doc({
         "Sid": "EventBridgeToLogs", "Effect": "Allow",
         "Principal": {"Service": ["events.amazonaws.com", "delivery.logs.amazonaws.com"]},
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": f"{log_group_arn}:*",
+        "Condition": {"StringEquals": {SOURCE_ACCOUNT: account_id}, "ArnEquals": {SOURCE_ARN: rule_arn}},
     })
+
+
+def log_bucket_policy(*, bucket_arn: str, account_id: str, region: str, alb_prefix: str,
+                      source_bucket_arn: str, access_log_prefix: str, partition: str = "aws") -> Doc:
+    """Log bucket: TLS only; ELB writes this ALB's access logs; S3 writes the backup bucket's access logs.
+
+    ALB access logs need SSE-S3 on this bucket (ELB cannot use a KMS key), so it is not on the stack key.
+    """
+    elb = ({"AWS": f"arn:{partition}:iam::{ELB_LOG_ACCOUNTS[region]}:root"} if region in ELB_LOG_ACCOUNTS
+           else {"Service": ELB_LOG_SERVICE})
+    tls = tls_only_bucket_policy(bucket_arn)["Statement"][0]
+    return _doc(
+        tls,
+        {"Sid": "AlbAccessLogs", "Effect": "Allow", "Principal": elb, "Action": "s3:PutObject",
+         "Resource": f"{bucket_arn}/{alb_prefix}/AWSLogs/{account_id}/*"},
+        {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{access_log_prefix}*",
+         "Condition": _source(account_id, source_bucket_arn)},
+    )
 
 
 def s3_object_created_pattern(bucket_name: str) -> Doc:

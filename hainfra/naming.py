@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from hainfra.config import StackConfig
 
 MANAGED_BY = "hainfra"
+# The stack's log groups and alarms by kind: the key policy grants exactly these (no wildcard).
+LOG_GROUP_KINDS = ("flow-logs", "app", "s3-events")
+ALARM_KINDS = ("alarm-unhealthy-hosts", "alarm-alb-5xx", "alarm-asg-capacity")
 
 
 def name(config: StackConfig, kind: str, qualifier: str | None = None) -> str:
@@ -23,6 +26,22 @@ def name(config: StackConfig, kind: str, qualifier: str | None = None) -> str:
 def bucket_name(config: StackConfig) -> str:
     """The backup bucket: region-qualified because S3 names are global."""
     return name(config, "backup", config.region)
+
+
+def log_bucket_name(config: StackConfig) -> str:
+    """The log bucket (ALB access logs, S3 server access logs): region-qualified like the backup bucket."""
+    return name(config, "logs", config.region)
+
+
+def alb_log_prefix(config: StackConfig) -> str:
+    """Key prefix of this stack's ALB access logs in the log bucket (scopes the ELB delivery grant)."""
+    return f"alb/{name(config, 'alb')}"
+
+
+def resource_type(token: str) -> str:
+    """The ``ResourceType`` tag value of a Pulumi type token: ``aws:ec2/vpc:Vpc`` → ``ec2.Vpc``."""
+    parts = token.split(":")
+    return f"{parts[1].split('/')[0]}.{parts[2]}" if len(parts) == 3 else token
 
 
 def ssm_path(config: StackConfig) -> str:

@@ -17,7 +17,7 @@ from hainfra.components.network import Network, NetworkArgs
 from hainfra.components.secrets import Secrets, SecretsArgs
 from hainfra.components.security import IdentityArgs, InstanceIdentity, Keys, KeysArgs
 from hainfra.components.storage import Storage, StorageArgs
-from hainfra.config import StackConfig
+from hainfra.config import RESOURCE_TYPE_TAG, StackConfig
 from hainfra.errors import ConfigError, EngineError
 
 # name -> description; the README's output table is generated from this dict.
@@ -34,6 +34,8 @@ OUTPUTS: dict[str, str] = {
     "kms_key_arn": "ARN of the stack's customer-managed KMS key.",
     "bucket_name": "Backup bucket name.",
     "bucket_arn": "Backup bucket ARN.",
+    "log_bucket_name": "Log bucket: ALB access logs and the backup bucket's server access logs.",
+    "vpc_endpoint_ids": "VPC endpoint ids (S3 gateway; SSM, SSM Messages, EC2 Messages, EC2, Logs interfaces).",
     "secret_arn": "ARN of the application secret (the value is never an output).",
     "ssm_path": "Root path of the stack's SSM parameters.",
     "app_log_group": "Application log group.",
@@ -59,25 +61,47 @@ def availability_zones(config: StackConfig) -> list[str]:
     return names[: config.az_count]
 
 
+def tag_resource_type(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    """Stack transformation: every resource declared with tags also gets ``ResourceType`` (its kind).
+
+    One place instead of a keyword at every ``naming.tags`` call; ASG tags are not propagated to
+    instances (the instances are another kind).
+    """
+    tags = args.props.get("tags")
+    if not tags:
+        return None
+    kind = naming.resource_type(args.type_)
+    if isinstance(tags, dict):
+        props = {**args.props, "tags": {**tags, RESOURCE_TYPE_TAG: kind}}
+    elif isinstance(tags, list) and args.type_ == "aws:autoscaling/group:Group":
+        props = {**args.props, "tags": [*tags, aws.autoscaling.GroupTagArgs(
+            key=RESOURCE_TYPE_TAG, value=kind, propagate_at_launch=False)]}
+    else:
+        return None
+    return pulumi.ResourceTransformationResult(props, args.opts)
+
+
 def program(config: StackConfig) -> dict[str, Any]:
     """Declare the whole stack; returns its outputs (also exported for the Pulumi engine)."""
+    pulumi.runtime.register_stack_transformation(tag_resource_type)
     azs = availability_zones(config)
     identity = aws.get_caller_identity()
     partition = aws.get_partition().partition
     c = config
 
     keys = Keys("keys", KeysArgs(c, identity.account_id, partition))
-    network = Network("network", NetworkArgs(c, azs, keys.key.arn, identity.account_id))
-    storage = Storage("storage", StorageArgs(c, keys.key.arn))
+    network = Network("network", NetworkArgs(c, azs, keys.key.arn, identity.account_id, partition))
+    storage = Storage("storage", StorageArgs(c, keys.key.arn, identity.account_id, partition))
     secrets = Secrets("secrets", SecretsArgs(c, keys.key.arn, storage.bucket.bucket))
-    observability = Observability("observability", ObservabilityArgs(c, keys.key.arn, storage.bucket.bucket))
+    observability = Observability("observability", ObservabilityArgs(c, keys.key.arn, storage.bucket.bucket,
+                                                                          identity.account_id))
     ssm_path = naming.ssm_path(c)
     ssm_path_arn = f"arn:{partition}:ssm:{c.region}:{identity.account_id}:parameter{ssm_path}"
     instance = InstanceIdentity("identity", IdentityArgs(
         c, ssm_path_arn, secrets.secret.arn, keys.key.arn, storage.bucket.arn, observability.app_log_group.arn))
     compute = Compute("compute", ComputeArgs(
         c, network.vpc.id, [s.id for s in network.subnets["public"]], [s.id for s in network.subnets["private"]],
-        instance.profile.arn, keys.key.arn))
+        instance.profile.arn, keys.key.arn, storage.log_bucket.bucket, storage.log_policy))
     Alarms("alarms", AlarmsArgs(c, observability.topic.arn, compute.alb.arn_suffix,
                                 compute.target_group.arn_suffix, compute.asg.name))
 
@@ -94,6 +118,8 @@ def program(config: StackConfig) -> dict[str, Any]:
         "kms_key_arn": keys.key.arn,
         "bucket_name": storage.bucket.bucket,
         "bucket_arn": storage.bucket.arn,
+        "log_bucket_name": storage.log_bucket.bucket,
+        "vpc_endpoint_ids": [e.id for e in network.endpoints],
         "secret_arn": secrets.secret.arn,
         "ssm_path": ssm_path,
         "app_log_group": observability.app_log_group.name,

@@ -29,6 +29,9 @@ class ComputeArgs:
     private_subnet_ids: Sequence[pulumi.Input[str]]
     instance_profile_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    log_bucket: pulumi.Input[str]
+    # ELB checks it may write to the bucket when access logs are switched on: the policy comes first.
+    log_bucket_policy: pulumi.Resource | None = None
 
 
 class Compute(pulumi.ComponentResource):
@@ -61,7 +64,12 @@ class Compute(pulumi.ComponentResource):
         self.alb = aws.lb.LoadBalancer(
             n("alb"), name=n("alb"), load_balancer_type="application", internal=False,
             subnets=list(args.public_subnet_ids), security_groups=[alb_sg.id], drop_invalid_header_fields=True,
-            tags=naming.tags(c, n("alb")), opts=child)
+            # prod: deletion-protected; `hainfra destroy` lifts it first, inside the same audited run.
+            enable_deletion_protection=c.is_prod,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=args.log_bucket, prefix=naming.alb_log_prefix(c),
+                                                          enabled=True),
+            tags=naming.tags(c, n("alb")),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.log_bucket_policy] if args.log_bucket_policy else []))
         self.target_group = aws.lb.TargetGroup(
             n("tg"), name=n("tg"), port=APP_PORT, protocol="HTTP", vpc_id=args.vpc_id, target_type="instance",
             health_check=aws.lb.TargetGroupHealthCheckArgs(path="/", protocol="HTTP", matcher="200-399",

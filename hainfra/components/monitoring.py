@@ -18,6 +18,7 @@ class ObservabilityArgs:
     config: StackConfig
     key_arn: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
+    account_id: str
 
 
 class Observability(pulumi.ComponentResource):
@@ -28,22 +29,23 @@ class Observability(pulumi.ComponentResource):
         c = args.config
         child = pulumi.ResourceOptions(parent=self)
         self.app_log_group = aws.cloudwatch.LogGroup(
-            naming.name(c, "app-logs"), name=naming.log_group_name(c, "app"), retention_in_days=c.log_retention_days,
+            naming.name(c, "app-logs"), name=naming.log_group_name(c, "app"), retention_in_days=c.retention_days,
             kms_key_id=args.key_arn, tags=naming.tags(c, naming.name(c, "app-logs")), opts=child)
         self.events_log_group = aws.cloudwatch.LogGroup(
             naming.name(c, "s3-events"), name=naming.log_group_name(c, "s3-events"),
-            retention_in_days=c.log_retention_days, kms_key_id=args.key_arn,
+            retention_in_days=c.retention_days, kms_key_id=args.key_arn,
             tags=naming.tags(c, naming.name(c, "s3-events")), opts=child)
-        aws.cloudwatch.LogResourcePolicy(
-            naming.name(c, "s3-events-policy"), policy_name=naming.name(c, "s3-events-policy"),
-            policy_document=document(documents.events_to_logs_policy, log_group_arn=self.events_log_group.arn),
-            opts=child)
         self.rule = aws.cloudwatch.EventRule(
             naming.name(c, "s3-created"), name=naming.name(c, "s3-created"),
             description="Backup bucket Object Created events to CloudWatch Logs",
             event_pattern=pulumi.Output.from_input(args.bucket_name).apply(
                 lambda b: json.dumps(documents.s3_object_created_pattern(b), sort_keys=True)),
             tags=naming.tags(c, naming.name(c, "s3-created")), opts=child)
+        aws.cloudwatch.LogResourcePolicy(
+            naming.name(c, "s3-events-policy"), policy_name=naming.name(c, "s3-events-policy"),
+            policy_document=document(documents.events_to_logs_policy, log_group_arn=self.events_log_group.arn,
+                                     rule_arn=self.rule.arn, account_id=args.account_id),
+            opts=child)
         aws.cloudwatch.EventTarget(
             naming.name(c, "s3-created-logs"), rule=self.rule.name, target_id="s3-events-log-group",
             arn=self.events_log_group.arn, opts=child)
@@ -85,7 +87,8 @@ class Alarms(pulumi.ComponentResource):
                 comparison_operator="LessThanThreshold", threshold=c.asg_min,
                 dimensions={"AutoScalingGroupName": args.asg_name}),
         }
-        for kind, spec in specs.items():
+        for kind in naming.ALARM_KINDS:  # the key policy grants exactly these alarms
+            spec = specs[kind]
             alarm_name = naming.name(c, kind)
             aws.cloudwatch.MetricAlarm(
                 alarm_name, name=alarm_name, period=60, evaluation_periods=3, treat_missing_data="breaching"

@@ -18,6 +18,10 @@ EPHEMERAL = (1024, 65535)
 
 
 ADMIN_PORTS = (22, 3389)
+HTTPS = 443
+# Interface endpoints keep SSM (Session Manager, Run Command) and CloudWatch Logs working from the
+# private subnets when a NAT gateway fails; ec2 is the one Security Hub EC2.10 names.
+INTERFACE_SERVICES = ("ssm", "ssmmessages", "ec2messages", "logs", "ec2")
 
 
 def nacl_rules(tier: str, vpc_cidr: str) -> tuple[list[dict], list[dict]]:
@@ -52,6 +56,7 @@ class NetworkArgs:
     azs: Sequence[str]
     key_arn: pulumi.Input[str]
     account_id: str
+    partition: str = "aws"
 
 
 class Network(pulumi.ComponentResource):
@@ -103,13 +108,17 @@ class Network(pulumi.ComponentResource):
                 tags=naming.tags(c, n("nat", az)), opts=pulumi.ResourceOptions(parent=self, depends_on=[self.igw])))
 
         # --- private routes: each AZ to the NAT in its own AZ (or the single NAT) ------------
+        private_tables: list[aws.ec2.RouteTable] = []
         for i, subnet in enumerate(self.subnets["private"]):
             az = args.azs[i]
             rt = aws.ec2.RouteTable(n("rt-private", az), vpc_id=self.vpc.id,
                                     tags=naming.tags(c, n("rt-private", az)), opts=child)
+            private_tables.append(rt)
             aws.ec2.Route(n("route-private", az), route_table_id=rt.id, destination_cidr_block=ANYWHERE,
                           nat_gateway_id=self.nats[min(i, c.nat_count - 1)].id, opts=child)
             aws.ec2.RouteTableAssociation(n("rta-private", az), subnet_id=subnet.id, route_table_id=rt.id, opts=child)
+
+        self.endpoints = self._endpoints(c, args, private_tables)
 
         # --- network ACLs: one per tier, associated with every subnet of the tier ----------------
         for tier, subnets in self.subnets.items():
@@ -126,12 +135,12 @@ class Network(pulumi.ComponentResource):
         # --- flow logs: ALL traffic to a KMS-encrypted group via a role scoped to it -----------
         group_name = naming.log_group_name(c, "flow-logs")
         self.flow_log_group = aws.cloudwatch.LogGroup(
-            n("flow-logs"), name=group_name, retention_in_days=c.log_retention_days, kms_key_id=args.key_arn,
+            n("flow-logs"), name=group_name, retention_in_days=c.retention_days, kms_key_id=args.key_arn,
             tags=naming.tags(c, n("flow-logs")), opts=child)
         role = aws.iam.Role(
             n("flow-logs-role"), name=n("flow-logs-role"),
-            assume_role_policy=document(documents.assume_role, service="vpc-flow-logs.amazonaws.com",
-                                        account_id=args.account_id),
+            assume_role_policy=document(documents.flow_log_trust, account_id=args.account_id, region=c.region,
+                                        partition=args.partition),
             tags=naming.tags(c, n("flow-logs-role")), opts=child)
         aws.iam.RolePolicy(n("flow-logs-policy"), name=n("flow-logs-policy"), role=role.name,
                            policy=document(documents.flow_log_policy, log_group_arn=self.flow_log_group.arn), opts=child)
@@ -141,9 +150,35 @@ class Network(pulumi.ComponentResource):
             tags=naming.tags(c, n("flow-log")), opts=child)
 
         self.register_outputs({
+            "vpc_endpoint_ids": [e.id for e in self.endpoints],
             "vpc_id": self.vpc.id,
             "public_subnet_ids": [s.id for s in self.subnets["public"]],
             "private_subnet_ids": [s.id for s in self.subnets["private"]],
             "nat_gateway_ids": [nat.id for nat in self.nats],
             "flow_log_id": self.flow_log.id,
         })
+
+    def _endpoints(self, c: StackConfig, args: NetworkArgs,
+                   private_tables: list[aws.ec2.RouteTable]) -> list[aws.ec2.VpcEndpoint]:
+        """S3 gateway endpoint on every private route table; interface endpoints when ``endpoints_enabled``."""
+        child = pulumi.ResourceOptions(parent=self)
+        n = lambda kind, q=None: naming.name(c, kind, q)  # noqa: E731
+        endpoints = [aws.ec2.VpcEndpoint(
+            n("vpce-s3"), vpc_id=self.vpc.id, service_name=f"com.amazonaws.{c.region}.s3",
+            vpc_endpoint_type="Gateway", route_table_ids=[rt.id for rt in private_tables],
+            tags=naming.tags(c, n("vpce-s3")), opts=child)]
+        if not c.endpoints_enabled:
+            return endpoints
+        sg = aws.ec2.SecurityGroup(
+            n("vpce-sg"), name=n("vpce-sg"), description="Interface endpoints: HTTPS from the VPC",
+            vpc_id=self.vpc.id,
+            ingress=[aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=HTTPS, to_port=HTTPS,
+                                                      cidr_blocks=[c.vpc_cidr], description="HTTPS from the VPC")],
+            egress=[], tags=naming.tags(c, n("vpce-sg")), opts=child)
+        for service in INTERFACE_SERVICES:
+            endpoints.append(aws.ec2.VpcEndpoint(
+                n("vpce", service), vpc_id=self.vpc.id, service_name=f"com.amazonaws.{c.region}.{service}",
+                vpc_endpoint_type="Interface", private_dns_enabled=True,
+                subnet_ids=[s.id for s in self.subnets["private"]], security_group_ids=[sg.id],
+                tags=naming.tags(c, n("vpce", service)), opts=child))
+        return endpoints

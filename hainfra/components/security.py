@@ -27,14 +27,15 @@ class Keys(pulumi.ComponentResource):
         c = args.config
         child = pulumi.ResourceOptions(parent=self)
         key_name = naming.name(c, "key")
-        prefixes = [f"/{c.project}/{c.env_id}/", f"/aws/events/{c.project}-"]
+        log_groups = [naming.log_group_name(c, kind) for kind in naming.LOG_GROUP_KINDS]
+        alarms = [naming.name(c, kind) for kind in naming.ALARM_KINDS]
         self.key = aws.kms.Key(
             key_name,
             description=f"{c.project} {c.env_id}: logs, backups, secrets, alarms",
             enable_key_rotation=True,
             deletion_window_in_days=30 if c.is_prod else 7,
             policy=document(documents.key_policy, account_id=args.account_id, region=c.region,
-                            partition=args.partition, log_group_prefixes=prefixes),
+                            partition=args.partition, log_group_names=log_groups, alarm_names=alarms),
             tags=naming.tags(c, key_name),
             opts=child,
         )

@@ -212,17 +212,26 @@ class PulumiEngine(Engine):
         return OperationResult("refresh", changes_frame(rows), seconds=time.perf_counter() - started)
 
     def destroy(self, forget: bool = False) -> OperationResult:
-        """``pulumi destroy`` then remove the stack; ``forget``: only remove it (``pulumi stack rm --force``)."""
+        """``pulumi destroy`` then remove the stack; ``forget``: only remove it (``pulumi stack rm --force``).
+
+        A deletion-protected ALB (prod) has its protection lifted first, in this same run.
+        """
+        from hainfra.engines.protection import lift_deletion_protection  # function-local: start-up time
+
         started = time.perf_counter()
         events: list[Any] = []
+        lifted: list[dict[str, Any]] = []
 
         def run(stack: Any) -> None:
             if not forget:
+                outputs = {k: v.value for k, v in stack.outputs().items()}
+                lifted.extend(lift_deletion_protection(outputs, self.aws_client_kwargs()))
                 stack.destroy(on_event=lambda e: (events.append(e), self._on_event(e)))
             stack.workspace.remove_stack(self.config.stack, force=forget)
 
         self._run(run)
-        return OperationResult("destroy", changes_frame(self._rows(events)), seconds=time.perf_counter() - started)
+        return OperationResult("destroy", changes_frame(lifted + self._rows(events)),
+                               seconds=time.perf_counter() - started)
 
     def aws_client_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"region_name": self.config.region}

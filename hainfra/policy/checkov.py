@@ -34,10 +34,6 @@ TIMEOUT_SECONDS = 600
 
 # What checkov still reports on hainfra's prod stack that other open issues fix (shown, never hidden).
 OPEN_WORK: dict[str, str] = {
-    "CKV_AWS_338": "open: fixed by issue 16 (prod log groups keep 365 days)",
-    "CKV_AWS_150": "open: fixed by issue 16 (ALB deletion protection in prod)",
-    "CKV_AWS_91": "open: fixed by issue 16 (ALB access logs to the log bucket)",
-    "CKV_AWS_18": "open: fixed by issue 16 (backup bucket server access logs)",
     "CKV_AWS_2": "open: fixed by issue 19 (prod serves HTTPS only)",
     "CKV_AWS_103": "open: fixed by issue 19 (HTTPS listener with a TLS 1.2 policy)",
     "CKV2_AWS_20": "open: fixed by issue 19 (HTTP redirects to HTTPS)",
@@ -69,6 +65,11 @@ def stack_suppressions(config: Any) -> list[Any]:
                     "no secret; the secret lives in the SecureString parameter and Secrets Manager"),
         Suppression("CKV_AWS_378", n("tg"), "TLS terminates at the ALB; targets sit in private subnets that only "
                     "the ALB's security group may reach"),
+        Suppression("CKV_AWS_145", n("logs"), "log bucket: ALB access logs and S3 server access logs can only be "
+                    "delivered to a bucket encrypted with SSE-S3, not SSE-KMS (the gate's s3-sse-kms rule requires "
+                    "AES256 on log targets)"),
+        Suppression("CKV2_AWS_62", n("logs"), "log bucket: its objects are AWS log deliveries that nothing "
+                    "consumes as events; the backup bucket, which holds application data, sends its events"),
         *(Suppression("CKV2_AWS_1", n(f"nacl-{tier}"), "checkov reads only aws_network_acl.subnet_ids, not "
                       "aws_network_acl_association (checkov issue #1571); every subnet is associated, which "
                       "the gate's subnet-nacl rule checks") for tier in ("public", "private")),

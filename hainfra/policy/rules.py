@@ -16,7 +16,7 @@ from typing import Any
 
 from hainfra import documents
 from hainfra.aws import as_list, policy_doc
-from hainfra.config import REQUIRED_TAGS, StackConfig
+from hainfra.config import REQUIRED_TAGS, RESOURCE_TYPE_TAG, StackConfig
 from hainfra.policy.graph import Graph, Resource, taggable
 
 Hit = tuple[Resource, str]
@@ -365,6 +365,17 @@ def iam_trust_service(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
 
 
 # --- storage -----------------------------------------------------------------------------------------
+LB_TYPES = ("lb/loadBalancer:LoadBalancer", "alb/loadBalancer:LoadBalancer")
+LOGGING_TYPES = ("s3/bucketLogging:BucketLogging", "s3/bucketLoggingV2:BucketLoggingV2")
+
+
+def log_targets(g: Graph) -> set[int]:
+    """Buckets (by identity) that receive ALB access logs or S3 server access logs: those need SSE-S3."""
+    targets = {id(g.ref((lb.inputs.get("accessLogs") or {}).get("bucket"))) for lb in g.of(*LB_TYPES)}
+    targets |= {id(g.ref(r.inputs.get("targetBucket"))) for r in g.of(*LOGGING_TYPES)}
+    return targets - {id(None)}
+
+
 def _bucket_configs(g: Graph, bucket: Resource, *suffixes: str) -> list[Resource]:
     return [r for r in g.of(*suffixes) if g.ref(r.inputs.get("bucket")) is bucket or r.inputs.get("bucket") in
             (bucket.inputs.get("bucket"), bucket.id)]
@@ -386,10 +397,12 @@ def s3_sse_kms(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     for b in g.of("s3/bucket:Bucket", "s3/bucketV2:BucketV2"):
         configs = _bucket_configs(g, b, "s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
                                   "s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
-        ok = any(((rule_.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse")
-                  and (rule_.get("applyServerSideEncryptionByDefault") or {}).get("kmsMasterKeyId"))
-                 for r in configs for rule_ in r.inputs.get("rules") or [])
-        if not ok:
+        defaults = [rule_.get("applyServerSideEncryptionByDefault") or {} for r in configs
+                    for rule_ in r.inputs.get("rules") or []]
+        if id(b) in log_targets(g):  # ALB access logs and S3 server access logs need SSE-S3
+            if not any(d.get("sseAlgorithm") == "AES256" for d in defaults):
+                yield b, "log bucket must use SSE-S3 (AES256): ELB and S3 log delivery cannot use a KMS key"
+        elif not any(d.get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse") and d.get("kmsMasterKeyId") for d in defaults):
             yield b, "not encrypted with a customer-managed KMS key"
 
 
@@ -479,7 +492,8 @@ def no_deprecated_types(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
             yield r, f"{r.type} is deprecated; use {DEPRECATED_TYPES[r.type]}"
 
 
-@rule("required-tags", "medium", f"tag with {', '.join(REQUIRED_TAGS)} via hainfra.naming.tags()", "AWS tagging policy")
+@rule("required-tags", "medium", f"tag with {', '.join(REQUIRED_TAGS)} via hainfra.naming.tags() and "
+      f"{RESOURCE_TYPE_TAG} (hainfra.stack.tag_resource_type)", "AWS tagging policy")
 def required_tags(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     for r in g.resources:
         if not taggable(r.type):
@@ -487,7 +501,7 @@ def required_tags(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
         tags = r.inputs.get("tags") or {}
         if isinstance(tags, list):  # autoscaling groups
             tags = {t.get("key"): t.get("value") for t in tags}
-        missing = [t for t in REQUIRED_TAGS if not tags.get(t)]
+        missing = [t for t in (*REQUIRED_TAGS, RESOURCE_TYPE_TAG) if not tags.get(t)]
         if missing:
             yield r, f"missing tags {', '.join(missing)}"
 
@@ -500,3 +514,6 @@ def naming_convention(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     for r in g.resources:
         if not pattern.match(r.name):
             yield r, f"name {r.name!r} does not follow {c.project}-<kind>-{c.env_id}"
+
+
+from hainfra.policy import hardening  # noqa: E402,F401 - registers the hardening rules after the base ones

@@ -156,8 +156,8 @@ def flow_log_group(v: VerifyContext) -> Iterator[Row]:
     groups = v.client("logs").describe_log_groups(logGroupNamePrefix=v.outputs["flow_log_group"])["logGroups"]
     group = next((g for g in groups if g["logGroupName"] == v.outputs["flow_log_group"]), {})
     retention, key = group.get("retentionInDays"), group.get("kmsKeyId")
-    yield check_row(v.outputs["flow_log_group"], retention == v.config.log_retention_days and v.is_stack_key(key),
-                    f"retention {v.config.log_retention_days} d, encrypted with the stack key",
+    yield check_row(v.outputs["flow_log_group"], retention == v.config.retention_days and v.is_stack_key(key),
+                    f"retention {v.config.retention_days} d, encrypted with the stack key",
                     f"retention {retention} d, key {key or 'none'}", "put the retention policy and associate the key")
 
 

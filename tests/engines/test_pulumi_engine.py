@@ -99,11 +99,14 @@ def test_end_to_end_against_the_emulator(emulator, monkeypatch: pytest.MonkeyPat
 
 
 class _FakeStack:
-    """The two Automation API calls destroy makes, recorded."""
+    """The Automation API calls destroy makes: destroy and remove_stack recorded; outputs read (none)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, object]] = []
         self.workspace = self
+
+    def outputs(self) -> dict[str, object]:
+        return {}  # no alb_arn: nothing to unprotect
 
     def destroy(self, on_event: object = None) -> None:
         self.calls.append(("destroy", None))

@@ -11,8 +11,7 @@ import pytest
 
 from hainfra.config import StackConfig
 from hainfra.policy import RULES, Suppression, check, check_stack, mandatory
-
-TAGS = {"Project": "p", "Environment": "dev", "ManagedBy": "hainfra", "Stack": "s"}
+from tests.policy.test_hardening import HARDENING, TAGS
 
 
 def rules_hit(program: Callable[[], object], config: StackConfig | None = None,
@@ -179,6 +178,9 @@ BROKEN_AND_FIXED: dict[str, tuple[Callable[[], object], Callable[[], object]]] =
     "required-tags": (lambda: aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16"),
                       lambda: aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16", tags=TAGS)),
 }
+
+
+BROKEN_AND_FIXED.update(HARDENING)
 
 
 def test_every_rule_has_a_broken_and_fixed_program() -> None:

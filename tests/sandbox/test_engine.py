@@ -61,7 +61,8 @@ def test_full_lifecycle(make_config: Callable[..., StackConfig]) -> None:
     changed = result.changes[result.changes["action"] != "same"]
     assert set(changed["action"]) == {"create", "update"}
     assert set(changed[changed["action"] == "update"]["name"]) == {
-        f"{config.project}-alb-dev", f"{config.project}-asg-dev"}
+        f"{config.project}-alb-dev", f"{config.project}-asg-dev",
+        f"{config.project}-vpce-s3-dev"}  # the S3 gateway endpoint joins the new private route table in place
     for key in ("public_subnet_ids", "private_subnet_ids", "nat_gateway_ids"):
         assert ids(result.outputs, key, 3) == ids(first.outputs, key, 3)
         assert len(result.outputs[key]) == 4
@@ -238,7 +239,7 @@ def test_sandbox_serve_is_found_by_later_commands(hainfra_home: Path) -> None:
         done = subprocess.run([sys.executable, "-m", "hainfra.cli", "preview", "--stack", "served", "-p", "asg_min", "2",
                                "-p", "asg_desired", "2"], env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert "preview: 74 create" in done.stdout
+        assert "preview: 83 create" in done.stdout
     finally:
         serve.terminate()
         serve.wait(timeout=20)

@@ -131,3 +131,21 @@ def test_config_is_frozen() -> None:
     with pytest.raises(AttributeError):
         config.az_count = 4  # type: ignore[misc]
     assert config.replace(az_count=4).az_count == 4
+
+
+@pytest.mark.parametrize("params, retention, endpoints", [
+    ({}, 30, False),
+    ({"environment": "prod", "asg_min": 3}, 365, True),
+    ({"environment": "prod", "asg_min": 3, "log_retention_days": "90", "interface_endpoints": "false"}, 90, False),
+    ({"interface_endpoints": True, "log_retention_days": None}, 30, True),
+    ({"interface_endpoints": "auto", "log_retention_days": ""}, 30, False),
+])
+def test_prod_defaults_for_retention_and_endpoints(params: dict, retention: int, endpoints: bool) -> None:
+    config = StackConfig.load(params)
+    assert (config.retention_days, config.endpoints_enabled) == (retention, endpoints)
+
+
+def test_switches_refuse_non_booleans_and_resource_type_is_reserved() -> None:
+    refused({"interface_endpoints": 1}, "interface_endpoints", "true or false")
+    refused({"interface_endpoints": "maybe"}, "interface_endpoints", "true or false")
+    refused({"extra_tags": {"ResourceType": "x"}}, "extra_tags", "set by hainfra")

@@ -70,7 +70,7 @@ def test_flow_log_captures_all_traffic_into_the_encrypted_group() -> None:
     assert flow.inputs["trafficType"] == "ALL"
     group = g.ref(flow.inputs["logDestination"])
     assert group.inputs["name"] == naming.log_group_name(config, "flow-logs")
-    assert group.inputs["kmsKeyId"] and group.inputs["retentionInDays"] == config.log_retention_days
+    assert group.inputs["kmsKeyId"] and group.inputs["retentionInDays"] == config.retention_days == 30
     role = g.ref(flow.inputs["iamRoleArn"])
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "vpc-flow-logs.amazonaws.com"}]
@@ -89,7 +89,7 @@ def test_no_wildcard_resource_unless_documented() -> None:
 
 def test_bucket_protections_present() -> None:
     config, g = graph()
-    (bucket,) = g.of("s3/bucket:Bucket")
+    (bucket,) = [b for b in g.of("s3/bucket:Bucket") if b.inputs["bucket"] == naming.bucket_name(config)]
     kinds = {r.type.split(":")[-1]: r.inputs for r in g.resources if r.inputs.get("bucket") in (bucket.id,)}
     assert kinds["BucketVersioning"]["versioningConfiguration"]["status"] == "Enabled"
     rule = kinds["BucketServerSideEncryptionConfiguration"]["rules"][0]["applyServerSideEncryptionByDefault"]
@@ -142,3 +142,63 @@ def test_no_deprecated_types_and_documented_outputs() -> None:
 def test_region_is_applied_not_hard_coded() -> None:
     _, g = graph(region="eu-west-1", az_count=2)
     assert {s.inputs["availabilityZone"] for s in g.of("ec2/subnet:Subnet")} == {"eu-west-1a", "eu-west-1b"}
+
+
+# --- hardened for real AWS (issue 16) ------------------------------------------------------------
+def test_every_taggable_resource_carries_its_resource_type() -> None:
+    _, g = graph(environment="prod", asg_min=3)
+    for r in g.resources:
+        if not taggable(r.type):
+            continue
+        tags = r.inputs.get("tags") or {}
+        if isinstance(tags, list):  # the ASG: ResourceType is not propagated to the instances (another kind)
+            (tag,) = [t for t in tags if t["key"] == "ResourceType"]
+            assert tag["value"] == "autoscaling.Group" and tag["propagateAtLaunch"] is False
+            continue
+        assert tags.get("ResourceType") == naming.resource_type(r.type), r.label
+
+
+@pytest.mark.parametrize("params, interface", [({}, 0), ({"environment": "prod", "asg_min": 3}, 5),
+                                               ({"interface_endpoints": True}, 5),
+                                               ({"environment": "prod", "asg_min": 3, "interface_endpoints": False}, 0)])
+def test_vpc_endpoints_follow_the_switch(params: dict, interface: int) -> None:
+    config, g = graph(**params)
+    endpoints = g.of("ec2/vpcEndpoint:VpcEndpoint")
+    (gateway,) = [e for e in endpoints if e.inputs["vpcEndpointType"] == "Gateway"]
+    private_tables = {g.ref(a.inputs["routeTableId"]).name for a in g.of("ec2/routeTableAssociation:RouteTableAssociation")
+                      if "private" in g.ref(a.inputs["subnetId"]).name}
+    assert {g.ref(t).name for t in gateway.inputs["routeTableIds"]} == private_tables and len(private_tables) == 3
+    interfaces = [e for e in endpoints if e.inputs["vpcEndpointType"] == "Interface"]
+    assert len(interfaces) == interface
+    for e in interfaces:
+        assert e.inputs["privateDnsEnabled"] is True and len(e.inputs["subnetIds"]) == config.az_count
+        (sg,) = [g.ref(x) for x in e.inputs["securityGroupIds"]]
+        assert sg.inputs["ingress"] == [{"protocol": "tcp", "fromPort": 443, "toPort": 443,
+                                         "cidrBlocks": [config.vpc_cidr], "description": "HTTPS from the VPC"}]
+        assert sg.inputs["egress"] == []
+
+
+@pytest.mark.parametrize("environment, protected, retention", [("dev", False, 30), ("prod", True, 365)])
+def test_prod_alb_is_protected_and_logs_are_kept_a_year(environment: str, protected: bool, retention: int) -> None:
+    config, g = graph(environment=environment, asg_min=3)
+    (alb,) = g.of("lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["enableDeletionProtection"] is protected
+    logs = alb.inputs["accessLogs"]
+    assert logs["enabled"] is True and logs["bucket"] == naming.log_bucket_name(config)
+    assert logs["prefix"] == naming.alb_log_prefix(config)
+    assert {lg.inputs["retentionInDays"] for lg in g.of("cloudwatch/logGroup:LogGroup")} == {retention}
+
+
+def test_log_bucket_is_sse_s3_and_receives_the_backup_buckets_access_logs() -> None:
+    config, g = graph()
+    log_bucket = next(b for b in g.of("s3/bucket:Bucket") if b.inputs["bucket"] == naming.log_bucket_name(config))
+    kinds = {r.type.split(":")[-1]: r.inputs for r in g.resources if r.inputs.get("bucket") == log_bucket.id}
+    sse = kinds["BucketServerSideEncryptionConfiguration"]["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert sse == {"sseAlgorithm": "AES256"}
+    assert kinds["BucketVersioning"]["versioningConfiguration"]["status"] == "Enabled"
+    assert kinds["BucketLifecycleConfiguration"]["rules"][0]["expiration"]["days"] == config.retention_days
+    (logging,) = g.of("s3/bucketLogging:BucketLogging")
+    assert g.ref(logging.inputs["targetBucket"]) is log_bucket
+    assert g.ref(logging.inputs["bucket"]).inputs["bucket"] == naming.bucket_name(config)
+    policy = json.loads(kinds["BucketPolicy"]["policy"])
+    assert documents.unscoped_service_statements(policy) == []

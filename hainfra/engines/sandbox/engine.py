@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
+from hainfra.engines.protection import lift_deletion_protection
 from hainfra.engines.runtime import Registration, evaluate, unwrap_secrets
 from hainfra.engines.sandbox import emulator
 from hainfra.engines.sandbox.handlers import REGISTRY, Handler
@@ -321,7 +322,7 @@ class SandboxEngine(Engine):
             url = self.endpoint_url
             state = self._state(url)
             ctx = self._ctx(url)
-            rows: list[dict[str, Any]] = []
+            rows: list[dict[str, Any]] = lift_deletion_protection(state.outputs, self.aws_client_kwargs())
             self._delete(ctx, state, state.in_reverse_order(), rows)
             state.outputs = {}
             state.save()

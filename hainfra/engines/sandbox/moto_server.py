@@ -6,7 +6,15 @@ deny — so the stack's TLS-only policy (Deny when aws:SecureTransport is false)
 deny every request. The emulator serves
 TLS only, so every request has aws:SecureTransport=true; with that context and the IAM
 rule that a statement whose conditions do not hold does not apply, the policy behaves
-as on AWS. What moto lacks and a check or drill needs (the instance agent, Auto Scaling
+as on AWS. Server access logging: moto's target-bucket check reads ``Principal.Service`` of every
+statement and crashes (HTTP 500) on ``"Principal": "*"`` (the TLS-only deny); statements whose
+principal is not a mapping are skipped, as they grant logging nothing. ELB deletion protection:
+moto deletes a protected load balancer; here it refuses with OperationNotPermitted as AWS does.
+Gateway VPC endpoints: moto adds the prefix-list route only for route tables given at creation, so a
+table added later (a new AZ) gets no route and the endpoint can never be deleted; here ModifyVpcEndpoint
+adds and removes the routes as AWS does, and deleting an endpoint whose route table is already gone
+succeeds (AWS drops a table's routes with it; moto raised InvalidRoute.NotFound).
+What moto lacks and a check or drill needs (the instance agent, Auto Scaling
 replacement and AZ balance, the server certificate scripts verify) is installed by
 ``hainfra.engines.sandbox.emulation`` and documented there as emulation.
 
@@ -58,6 +66,78 @@ def patch_moto() -> None:
 
     IAMPolicyStatement.is_action_permitted = statement_permission
     FakeBucket.get_permission = bucket_permission
+    _patch_logging_check(FakeBucket)
+    _patch_deletion_protection()
+    _patch_gateway_routes()
+
+
+def _patch_logging_check(bucket_cls: Any) -> None:
+    import json
+
+    original = bucket_cls._log_permissions_enabled_policy
+
+    def logging_allowed(target_bucket: Any, target_prefix: str | None) -> bool:
+        if target_bucket.policy:
+            doc = json.loads(target_bucket.policy.decode())
+            statements = [st for st in doc.get("Statement", []) if isinstance(st.get("Principal"), dict)]
+            saved = target_bucket.policy
+            target_bucket.policy = json.dumps({**doc, "Statement": statements}).encode()
+            try:
+                return original(target_bucket, target_prefix)
+            finally:
+                target_bucket.policy = saved
+        return original(target_bucket, target_prefix)
+
+    bucket_cls._log_permissions_enabled_policy = staticmethod(logging_allowed)
+
+
+def _patch_deletion_protection() -> None:
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    delete = ELBv2Backend.delete_load_balancer
+
+    def guarded_delete(self: Any, arn: str) -> None:
+        lb = self.load_balancers.get(arn)
+        if lb is not None and str(lb.attrs.get("deletion_protection.enabled", "false")).lower() == "true":
+            raise ELBClientError("OperationNotPermitted", f"Load balancer '{arn}' cannot be deleted because "
+                                                          "deletion protection is enabled")
+        delete(self, arn)
+
+    ELBv2Backend.delete_load_balancer = guarded_delete
+
+
+def _patch_gateway_routes() -> None:
+    from moto.ec2.models.vpcs import VPCBackend
+
+    modify = VPCBackend.modify_vpc_endpoint
+
+    def routed_modify(self: Any, **kwargs: Any) -> None:
+        vpc_id = kwargs["vpc_id"]  # moto's name for the endpoint id
+        prefix = self.describe_vpc_endpoints(vpc_end_point_ids=[vpc_id])[0].destination_prefix_list_id
+        modify(self, **kwargs)
+        if prefix:
+            for table in kwargs.get("add_route_tables") or []:
+                self.create_route(table, None, gateway_id=vpc_id, destination_prefix_list_id=prefix)
+            for table in kwargs.get("remove_route_tables") or []:
+                self.delete_route(table, prefix)
+
+    VPCBackend.modify_vpc_endpoint = routed_modify
+    delete = VPCBackend.delete_vpc_endpoints
+
+    def tolerant_delete(self: Any, vpce_ids: list[str] | None = None) -> None:
+        for vpce_id in vpce_ids or []:
+            endpoint = self.vpc_end_points.get(vpce_id)
+            if endpoint is not None and endpoint.vpc_endpoint_type.lower() != "interface":
+                for table in endpoint.route_table_ids:
+                    try:
+                        self.delete_route(table, endpoint.destination_prefix_list_id)
+                    except Exception:  # noqa: BLE001 - the table (and so the route) is already gone
+                        pass
+                endpoint.route_table_ids = []
+        delete(self, vpce_ids)
+
+    VPCBackend.delete_vpc_endpoints = tolerant_delete
 
 
 # --- serving: start-up, TLS, threads ---------------------------------------------------------------
@@ -130,3 +210,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+

@@ -62,7 +62,7 @@ def _buckets(ctx: Ctx, c: StackConfig) -> list[str]:
             tags = _kv(s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"])
         except ClientError:
             tags = {}
-        if _ours(tags, c) or b["Name"] == naming.bucket_name(c):
+        if _ours(tags, c) or b["Name"] in (naming.bucket_name(c), naming.log_bucket_name(c)):
             found.append(b["Name"])
     return found
 
@@ -152,6 +152,8 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str]]] = {
     ("ec2", "security groups"): _ec2("describe_security_groups", "SecurityGroups", "GroupId",
                                      lambda g: g.get("GroupName") != "default"),
     ("ec2", "flow logs"): _ec2("describe_flow_logs", "FlowLogs", "FlowLogId"),
+    ("ec2", "VPC endpoints"): _ec2("describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId",
+                                   lambda e: str(e.get("State", "")).lower() not in ("deleted", "deleting")),
     ("ec2", "launch templates"): _ec2("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId"),
     ("iam", "roles"): _roles,
     ("iam", "instance profiles"): _profiles,

@@ -46,9 +46,18 @@ def create_lb(ctx: Ctx, p: Props) -> Created:
                  "zoneId": lb.get("CanonicalHostedZoneId", "")}
 
 
+def _flag(value: Any) -> str:
+    return str(str(value).lower() == "true").lower()
+
+
 def _lb_attributes(ctx: Ctx, arn: str, p: Props) -> None:
+    logs = p.get("accessLogs") or {}
     elb(ctx).modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
-        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": str(bool(p.get("dropInvalidHeaderFields"))).lower()}])
+        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": _flag(p.get("dropInvalidHeaderFields"))},
+        {"Key": "deletion_protection.enabled", "Value": _flag(p.get("enableDeletionProtection"))},
+        {"Key": "access_logs.s3.enabled", "Value": _flag(logs.get("enabled"))},
+        {"Key": "access_logs.s3.bucket", "Value": str(logs.get("bucket") or "")},
+        {"Key": "access_logs.s3.prefix", "Value": str(logs.get("prefix") or "")}])
 
 
 def update_lb(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
@@ -73,7 +82,7 @@ def find_lb(ctx: Ctx, p: Props) -> str | None:
 
 
 register("aws:lb/loadBalancer:LoadBalancer", Handler(
-    create_lb, delete_lb, update_lb, frozenset({"subnets", "securityGroups", "dropInvalidHeaderFields"}), tag_elb,
+    create_lb, delete_lb, update_lb, frozenset({"subnets", "securityGroups", "dropInvalidHeaderFields", "enableDeletionProtection", "accessLogs"}), tag_elb,
     find_lb))
 
 

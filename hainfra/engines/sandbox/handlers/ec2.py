@@ -46,7 +46,7 @@ def find_by_name_tag(resource: str, describe: str, key: str, id_key: str) -> Any
         if not name:
             return None
         items = getattr(ec2(ctx), describe)(Filters=[{"Name": "tag:Name", "Values": [name]}]).get(key, [])
-        live = [i for i in items if i.get("State") not in ("deleted", "deleting")]
+        live = [i for i in items if str(i.get("State", "")).lower() not in ("deleted", "deleting")]
         return live[0][id_key] if live else None
 
     return find
@@ -445,3 +445,54 @@ def find_flow_log(ctx: Ctx, p: Props) -> str | None:
 
 
 register("aws:ec2/flowLog:FlowLog", Handler(create_flow_log, delete_flow_log, tag=tag_ec2, find=find_flow_log))
+
+
+# --- VPC endpoints -------------------------------------------------------------------------------
+def create_endpoint(ctx: Ctx, p: Props) -> Created:
+    kind = p.get("vpcEndpointType") or "Gateway"
+    args: dict[str, Any] = {"VpcId": p["vpcId"], "ServiceName": p["serviceName"], "VpcEndpointType": kind,
+                            "TagSpecifications": spec("vpc-endpoint", p.get("tags"))}
+    if kind == "Gateway":
+        args["RouteTableIds"] = p.get("routeTableIds") or []
+    else:
+        args.update(SubnetIds=p.get("subnetIds") or [], SecurityGroupIds=p.get("securityGroupIds") or [],
+                    PrivateDnsEnabled=str(p.get("privateDnsEnabled")).lower() == "true")
+    endpoint = ec2(ctx).create_vpc_endpoint(**args)["VpcEndpoint"]
+    eid = endpoint["VpcEndpointId"]
+    return eid, {"arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:vpc-endpoint/{eid}",
+                 "state": endpoint.get("State", "available")}
+
+
+def _diff(old: Any, new: Any) -> tuple[list[str], list[str]]:
+    before, after = set(old or []), set(new or [])
+    return sorted(after - before), sorted(before - after)
+
+
+def update_endpoint(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    """Route tables, subnets, security groups and private DNS change in place (ModifyVpcEndpoint)."""
+    args: dict[str, Any] = {"VpcEndpointId": rid}
+    for key, add, remove in (("routeTableIds", "AddRouteTableIds", "RemoveRouteTableIds"),
+                             ("subnetIds", "AddSubnetIds", "RemoveSubnetIds"),
+                             ("securityGroupIds", "AddSecurityGroupIds", "RemoveSecurityGroupIds")):
+        added, removed = _diff(old.get(key), new.get(key))
+        if added:
+            args[add] = added
+        if removed:
+            args[remove] = removed
+    if (new.get("vpcEndpointType") or "Gateway") == "Interface":
+        args["PrivateDnsEnabled"] = str(new.get("privateDnsEnabled")).lower() == "true"
+    ec2(ctx).modify_vpc_endpoint(**args)
+    return {}
+
+
+@ignore("InvalidVpcEndpointId.NotFound")
+def delete_endpoint(ctx: Ctx, rid: str, p: Props) -> None:
+    failed = ec2(ctx).delete_vpc_endpoints(VpcEndpointIds=[rid]).get("Unsuccessful") or []
+    if failed:  # DeleteVpcEndpoints reports per-endpoint failures in the response, not as an error
+        raise RuntimeError(f"VPC endpoint {rid} was not deleted: {failed[0].get('Error', {}).get('Message', failed)}")
+
+
+register("aws:ec2/vpcEndpoint:VpcEndpoint", Handler(
+    create_endpoint, delete_endpoint, update_endpoint,
+    frozenset({"routeTableIds", "subnetIds", "securityGroupIds", "privateDnsEnabled"}), tag_ec2,
+    find_by_name_tag("vpce", "describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId")))

@@ -81,7 +81,7 @@ def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str]
 
 
 _ALL_KEYS = ("bucket", "rule", "rules", "versioningConfiguration", "blockPublicAcls", "blockPublicPolicy",
-             "ignorePublicAcls", "restrictPublicBuckets", "policy", "eventbridge")
+             "ignorePublicAcls", "restrictPublicBuckets", "policy", "eventbridge", "targetBucket", "targetPrefix")
 
 
 def _lifecycle_rule(r: Props) -> dict[str, Any]:
@@ -90,6 +90,8 @@ def _lifecycle_rule(r: Props) -> dict[str, Any]:
         rule["NoncurrentVersionTransitions"] = [
             {"NoncurrentDays": ints(t["noncurrentDays"]), "StorageClass": t["storageClass"]}
             for t in r["noncurrentVersionTransitions"]]
+    if r.get("expiration"):
+        rule["Expiration"] = {"Days": ints(r["expiration"]["days"])}
     if r.get("noncurrentVersionExpiration"):
         rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": ints(r["noncurrentVersionExpiration"]["noncurrentDays"])}
     if r.get("abortIncompleteMultipartUpload"):
@@ -142,3 +144,8 @@ register("aws:s3/bucketNotification:BucketNotification", bucket_config(
         Bucket=p["bucket"], NotificationConfiguration={"EventBridgeConfiguration": {}} if p.get("eventbridge") else {}),
     lambda ctx, b: s3(ctx).put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={})))
 
+# Server access logging: S3 checks the target bucket's policy lets logging.s3.amazonaws.com write.
+register("aws:s3/bucketLogging:BucketLogging", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_logging(Bucket=p["bucket"], BucketLoggingStatus={"LoggingEnabled": {
+        "TargetBucket": p["targetBucket"], "TargetPrefix": p.get("targetPrefix") or ""}}),
+    lambda ctx, b: s3(ctx).put_bucket_logging(Bucket=b, BucketLoggingStatus={})))
