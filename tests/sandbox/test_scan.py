@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from hainfra import scan
-from hainfra.aws import Ctx
+from hainfra.aws import Ctx, empty_prefix
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.sandbox.emulator import Emulator
@@ -44,9 +44,14 @@ def prod(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                                    "aws_endpoint_url": emulator.url})
         engine = get_engine("sandbox", config)
         outputs = engine.up().outputs
+        aws = Ctx(emulator.url, config.region)
         try:
-            yield Scanned(config, home, outputs, scan.scan(config, engine=engine), Ctx(emulator.url, config.region))
+            yield Scanned(config, home, outputs, scan.scan(config, engine=engine), aws)
         finally:
+            # prod buckets are not force-destroyed (logs and backups are never lost silently): empty them as an
+            # operator would; the scan's own reads left access logs in the log bucket
+            for bucket in (outputs["bucket_name"], outputs["log_bucket_name"]):
+                empty_prefix(aws, bucket, "")
             engine.destroy()
 
 
