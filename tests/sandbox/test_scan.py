@@ -49,7 +49,8 @@ def prod(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             yield Scanned(config, home, outputs, scan.scan(config, engine=engine), aws)
         finally:
             # prod buckets are not force-destroyed (logs and backups are never lost silently): empty them as an
-            # operator would; the scan's own reads left access logs in the log bucket
+            # operator would; the scan's reads left access logs, so the backup bucket stops logging first
+            aws.client("s3").put_bucket_logging(Bucket=outputs["bucket_name"], BucketLoggingStatus={})
             for bucket in (outputs["bucket_name"], outputs["log_bucket_name"]):
                 empty_prefix(aws, bucket, "")
             engine.destroy()
