@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from hainfra import __version__, audit, redact, remembered
+from hainfra import __version__, audit, redact, remembered, scan
 from hainfra.audit import archive
 from hainfra.audit import record as audit_record
 from hainfra.aws import Ctx
@@ -215,7 +215,7 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
             secrets=secrets) as recorded:
         output_path = Path(tmp) / STAGES[stage]
         recorded.render = functools.partial(_archived_files, output_path=output_path, input_path=input_path,
-                                            secrets=secrets, config=config)
+                                            secrets=secrets, config=config, began=time.time())
         recorded.outcome, recorded.failing_cell = _execute(stage, input_path, output_path, parameters, cell_timeout,
                                                            kernel_env(config), progress)
     return recorded.result or {}
@@ -263,8 +263,9 @@ def _execute(stage: str, input_path: Path, output_path: Path, parameters: dict[s
 
 
 def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Path, secrets: list[str],
-                    config: StackConfig) -> dict[str, bytes]:
-    """The redacted notebook and its HTML (opening with the record's header); adds counts to ``record``."""
+                    config: StackConfig, began: float) -> dict[str, bytes]:
+    """The redacted notebook, its HTML (opening with the record's header) and the Prowler scans made since
+    ``began`` (the verify notebook's optional section); adds counts to ``record``."""
     notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
     held, unavailable = stack_secrets(config)
     if unavailable:
@@ -279,7 +280,13 @@ def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Pa
     html, html_redactions = redactor.text(page)
     record["redactions"] = redactions + html_redactions + record_redactions
     name = input_path.stem
-    return {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
+    files = {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
+    for folder in scan.scans_since(config.stack, began):
+        for file_name, data in scan.archive_files(folder).items():
+            text, count = archive.redact(data.decode(errors="replace"), secrets)
+            files[file_name] = text.encode()
+            record["redactions"] += count
+    return files
 
 
 def verify_counts(notebook_json: str) -> dict[str, int] | None:
