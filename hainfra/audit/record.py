@@ -29,6 +29,7 @@ from hainfra.audit import archive, chain
 from hainfra.audit.signing import Signer
 from hainfra.errors import ArchiveWriteError, AuditError
 from hainfra.home import home
+from hainfra.redact import Redactor
 
 log = logging.getLogger(__name__)
 STARTED_FIELDS = ("run_id", "run_group", "stage", "stack", "actor", "host", "started", "parameters", "policy_override")
@@ -129,7 +130,7 @@ def _finish(stage: Stage) -> None:
         files = stage.render(record) if stage.render else stage.files
     except Exception as exc:  # noqa: BLE001 - torn notebook JSON (Ctrl-C mid-write): still record the outcome
         log.error("could not render run %s for the archive: %s", record["run_id"], exc)
-        record["render_error"] = archive.redact(f"{type(exc).__name__}: {exc}", stage.secrets)[0]
+        record["render_error"] = Redactor(stage.secrets).text(f"{type(exc).__name__}: {exc}")[0]
         files = {}
     try:
         record, run_sha = archive.write_run(stage.root, record, files)

@@ -263,9 +263,9 @@ def _execute(stage: str, input_path: Path, output_path: Path, parameters: dict[s
 
 
 def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Path, secrets: list[str],
-                    config: StackConfig, began: float) -> dict[str, bytes]:
+                    config: StackConfig, began: float | None = None) -> dict[str, bytes]:
     """The redacted notebook, its HTML (opening with the record's header) and the Prowler scans made since
-    ``began`` (the verify notebook's optional section); adds counts to ``record``."""
+    ``began`` (the verify notebook's optional section; none without ``began``); adds counts to ``record``."""
     notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
     held, unavailable = stack_secrets(config)
     if unavailable:
@@ -281,9 +281,9 @@ def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Pa
     record["redactions"] = redactions + html_redactions + record_redactions
     name = input_path.stem
     files = {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
-    for folder in scan.scans_since(config.stack, began):
+    for folder in (scan.scans_since(config.stack, began) if began is not None else []):
         for file_name, data in scan.archive_files(folder).items():
-            text, count = archive.redact(data.decode(errors="replace"), secrets)
+            text, count = redactor.text(data.decode(errors="replace"))
             files[file_name] = text.encode()
             record["redactions"] += count
     return files
