@@ -174,6 +174,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if len(failed) else 0
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from hainfra import scan
+
+    results = scan.scan(_config(args))
+    print(_table(results[results["status"] == "FAIL"], ["check", "severity", "resource", "reason"]))
+    print(scan.summary(results))
+    return 1 if len(scan.unexplained(results)) else 0
+
+
 def cmd_drill(args: argparse.Namespace) -> int:
     """A drill changes the stack (terminates, deletes, converges): recorded like up and destroy."""
     from hainfra import drill
@@ -361,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     _archive_arg(destroy)
     verify = add("verify", cmd_verify, "check the live stack")
     verify.add_argument("--wait", type=float, default=30.0, help="seconds to wait for asynchronous deliveries")
+    add("scan", cmd_scan, "run an installed Prowler on the live stack (HAINFRA_PROWLER, PATH or the "
+        "scripts/test.sh virtualenv); exit 1 on a FAIL that is neither an emulator artefact nor open work")
     pol = add("policy", cmd_policy, "preflight policy findings", engine=False)
     pol.add_argument("--export-tfplan", metavar="FILE", help="also write the stack as a Terraform plan JSON (checkov)")
     pol.add_argument("--checkov", action="store_true", help="also run an installed checkov on that plan and merge "
@@ -436,11 +447,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - the one place that catches everything
         from hainfra.home import home
 
-        home().mkdir(parents=True, exist_ok=True)
-        path = home() / "hainfra.log"
-        with path.open("a") as fh:
-            fh.write(redact.scrub_log_text(traceback.format_exc()))
-        print(f"unexpected error: {traceback.format_exc().splitlines()[-1]} (traceback in {path})", file=sys.stderr)
+        trace, path = redact.scrub_log_text(traceback.format_exc()), home() / "hainfra.log"
+        try:
+            home().mkdir(parents=True, exist_ok=True)
+            with path.open("a") as fh:
+                fh.write(trace)
+            where = f"traceback in {path}"
+        except OSError as exc:  # an unusable home must not turn exit 3 into a crash of the handler
+            print(trace, file=sys.stderr)
+            where = f"traceback above: cannot write {path}: {exc.strerror or exc}"
+        print(f"unexpected error: {trace.splitlines()[-1]} ({where})", file=sys.stderr)
         return 3
 
 

@@ -19,11 +19,26 @@ FOLDER = ".hainfra"
 PROJECT_MARKERS = (".git", "pyproject.toml")
 
 
+def owned(path: Path) -> bool:
+    """Whether the current user owns ``path``: what a walk upwards may trust.
+
+    Like git since CVE-2022-24765: in a shared folder (``/tmp``) another user could plant a
+    ``.hainfra`` or ``.checkov.yaml`` above where we work.
+    """
+    try:
+        return path.stat().st_uid == os.geteuid()
+    except OSError:
+        return False
+
+
 def find_home(start: Path) -> Path:
-    """The ``.hainfra`` folder for a process working in ``start`` (pure lookup, creates nothing)."""
+    """The ``.hainfra`` folder for a process working in ``start`` (pure lookup, creates nothing).
+
+    Another user's ``.hainfra`` on the way up is passed over (see :func:`owned`).
+    """
     start = start.resolve()
     for folder in (start, *start.parents):
-        if (folder / FOLDER).is_dir():
+        if (folder / FOLDER).is_dir() and owned(folder / FOLDER):
             return folder / FOLDER
         if any((folder / marker).exists() for marker in PROJECT_MARKERS):
             return folder / FOLDER

@@ -57,6 +57,9 @@ class OfflineRealiser:
                    "dnsName": f"{reg.name}.{self.region}.elb.amazonaws.com"}
         for key in ("name", "bucket"):
             outputs[key] = reg.inputs.get(key, reg.name)
+        if reg.type == "aws:ec2/vpc:Vpc":  # what AWS makes with every VPC (adopted by Default* resources)
+            outputs.update(defaultNetworkAclId=f"acl-{digest}", defaultSecurityGroupId=f"sg-{digest}",
+                           mainRouteTableId=f"rtb-{digest}")
         if "availabilityZone" in reg.inputs:
             self.subnet_azs[rid] = reg.inputs["availabilityZone"]
         return rid, outputs

@@ -5,21 +5,30 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# checkov (optional scanner, many pinned packages) in its own cached virtualenv outside the repository;
-# re-installed only when the wanted version changes. Its tests skip with the reason if this fails.
-checkov_spec='checkov>=3.2,<4'
-checkov_venv="${XDG_CACHE_HOME:-$HOME/.cache}/hainfra/checkov-venv"
-if [ -z "${HAINFRA_CHECKOV:-}" ] && ! command -v checkov >/dev/null 2>&1; then
-  if [ "$(cat "$checkov_venv/.hainfra-spec" 2>/dev/null)" != "$checkov_spec" ]; then
-    rm -rf "$checkov_venv"
-    if "${PYTHON:-python3}" -m venv "$checkov_venv" \
-        && "$checkov_venv/bin/python" -m pip install --quiet "$checkov_spec"; then
-      echo "$checkov_spec" > "$checkov_venv/.hainfra-spec"
+
+# tool_venv NAME SPEC VAR: an optional scanner (many pinned packages) in its own cached virtualenv outside the
+# repository, re-installed only when the wanted version changes, and exported as VAR for the tests. Skipped when
+# VAR is already set or NAME is on PATH; when the install fails, the tool's tests skip with the reason.
+tool_venv() {
+  local name=$1 spec=$2 var=$3
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/hainfra/$name-venv"
+  if [ -n "${!var:-}" ] || command -v "$name" >/dev/null 2>&1; then return 0; fi
+  if [ "$(cat "$venv/.hainfra-spec" 2>/dev/null)" != "$spec" ]; then
+    rm -rf "$venv"
+    if "${PYTHON:-python3}" -m venv "$venv" && "$venv/bin/python" -m pip install --quiet "$spec"; then
+      echo "$spec" > "$venv/.hainfra-spec"
     else
-      echo "warning: checkov could not be installed in $checkov_venv; its tests will skip" >&2
+      echo "warning: $name could not be installed in $venv; its tests will skip" >&2
     fi
   fi
-  if [ -x "$checkov_venv/bin/checkov" ]; then export HAINFRA_CHECKOV="$checkov_venv/bin/checkov"; fi
+  if [ -x "$venv/bin/$name" ]; then export "$var=$venv/bin/$name"; fi
+}
+tool_venv checkov 'checkov>=3.2,<4' HAINFRA_CHECKOV   # hainfra policy --checkov
+# Prowler (hainfra scan) is about 1.7 GB with its cloud SDKs and takes many minutes to install, so it is
+# installed only when asked (HAINFRA_TEST_PROWLER=1) or kept up to date where it is already installed;
+# without it the scan tests skip, saying why.
+if [ -n "${HAINFRA_TEST_PROWLER:-}" ] || [ -x "${XDG_CACHE_HOME:-$HOME/.cache}/hainfra/prowler-venv/bin/prowler" ]; then
+  tool_venv prowler 'prowler>=5.46,<6' HAINFRA_PROWLER
 fi
 # Airflow (its pins conflict with ours) in its own cached virtualenv outside the repository, with
 # hainfra installed from this checkout (non-editable: a real install); re-installed only when

@@ -17,7 +17,7 @@ from hainfra.engines.sandbox.emulator import Emulator
 def hainfra_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "hainfra-home"
     for key in list(__import__("os").environ):
-        if key.startswith("HAINFRA_") and key != "HAINFRA_CHECKOV":  # a tool location
+        if key.startswith("HAINFRA_") and key not in ("HAINFRA_CHECKOV", "HAINFRA_PROWLER"):  # tool locations
             monkeypatch.delenv(key)
     monkeypatch.setenv("HAINFRA_HOME", str(home))
     # The audit signing key, pinned keys and witnesses: per test, never the user's ~/.config/hainfra.

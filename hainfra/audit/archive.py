@@ -55,7 +55,13 @@ def run_folder(root: Path, record: dict[str, Any]) -> Path:
 
 
 def write_run(root: Path, record: dict[str, Any], files: dict[str, bytes]) -> tuple[dict[str, Any], str]:
-    """Write ``files`` and ``run.json`` (never overwriting); returns (record with file hashes, run.json sha256)."""
+    """Write ``files`` and ``run.json`` (never overwriting); returns (record with file hashes, run.json sha256).
+
+    The run folder must be new: its path is known from the ``started`` entry, and a folder or symlink
+    planted there would receive the run (and the mirror would upload what it points to).
+    """
     folder = run_folder(root, record)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir()  # FileExistsError for anything already there, a symlink included
     record = {**record, "files": {name: write_new(folder / name, data) for name, data in files.items()}}
     return record, write_new(folder / "run.json", json.dumps(record, indent=2, sort_keys=True, default=str).encode())

@@ -9,15 +9,18 @@ stage's first cell), ``finished`` (its outcome and the sha256 of its ``run.json`
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hainfra.audit import signing, witness
 from hainfra.errors import AuditError
@@ -73,9 +76,49 @@ def parse(data: bytes) -> Index:
     return index
 
 
+def _refuse_link(path: Path) -> AuditError:
+    return AuditError(f"{path} is a symlink (to {os.readlink(path)}), refused: the index must be a file in the "
+                      "archive — through a link, append would write and repair would truncate another file of "
+                      "yours. Move the link aside and look at what it points to")
+
+
 def read(root: Path) -> Index:
     path = root / INDEX
+    if path.is_symlink():
+        raise _refuse_link(path)
     return parse(path.read_bytes()) if path.is_file() else Index()
+
+
+@contextmanager
+def shared_lock(root: Path) -> Iterator[None]:
+    """Hold the index's lock shared (appends wait), so a reader sees the witness and the index together."""
+    try:
+        fd = os.open(root / INDEX, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        yield
+        return
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _refuse_link(root / INDEX) from None
+        raise
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _open_index(root: Path, mode: str) -> IO[bytes]:
+    """The index opened for ``mode`` ("a+b" or "r+b"), never through a symlink (see :func:`_refuse_link`)."""
+    path = root / INDEX
+    flags = os.O_RDWR | (os.O_APPEND | os.O_CREAT if mode == "a+b" else 0)
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _refuse_link(path) from None
+        raise
+    return os.fdopen(fd, mode)
 
 
 def entries(root: Path) -> list[dict[str, Any]]:
@@ -89,8 +132,9 @@ def append(root: Path, fields: dict[str, Any], signer: signing.Signer) -> dict[s
     Refuses (AuditError) while the last line is torn: `hainfra audit repair` moves it aside.
     """
     fields = json.loads(json.dumps(fields, default=str))  # a non-JSON value (a date from YAML) is kept as text
+    witness.ready(root)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / INDEX, "a+b") as fh:
+    with _open_index(root, "a+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             fh.seek(0)
@@ -114,7 +158,7 @@ def append(root: Path, fields: dict[str, Any], signer: signing.Signer) -> dict[s
 def repair(root: Path, signer: signing.Signer) -> str:
     """Move a torn last line aside (never delete it) and record that in a signed ``repair`` entry."""
     path = root / INDEX
-    with open(path, "r+b") as fh:
+    with _open_index(root, "r+b") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             index = parse(fh.read())

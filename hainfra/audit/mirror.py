@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,16 @@ log = logging.getLogger(__name__)
 def split_uri(uri: str) -> tuple[str, str]:
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     return bucket, prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+
+def _read_plain(path: Path) -> bytes:
+    """A file's bytes, refusing a symlink (O_NOFOLLOW)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise AuditError(f"cannot mirror {path}: {exc.strerror or exc} (a symlink is never followed)") from exc
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
 
 
 class S3Mirror:
@@ -59,8 +70,12 @@ class S3Mirror:
         self._put("head.json", json.dumps(head, sort_keys=True).encode())
 
     def put_run(self, root: Path, folder: Path) -> None:
-        for path in sorted(folder.iterdir()):
-            self._put(str(path.relative_to(root)), path.read_bytes())
+        """Upload the run's own files (those its run.json lists, and run.json), never through a symlink:
+        whatever else appears in the folder could point at a private file, locked in the mirror for years."""
+        run_json = _read_plain(folder / "run.json")
+        for name in [*sorted(json.loads(run_json).get("files", {})), "run.json"]:
+            path = folder / name
+            self._put(str(path.relative_to(root)), run_json if name == "run.json" else _read_plain(path))
 
     def _get(self, key: str) -> bytes | None:
         try:

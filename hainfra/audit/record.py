@@ -29,6 +29,7 @@ from hainfra.audit import archive, chain
 from hainfra.audit.signing import Signer
 from hainfra.errors import ArchiveWriteError, AuditError
 from hainfra.home import home
+from hainfra.redact import Redactor
 
 log = logging.getLogger(__name__)
 STARTED_FIELDS = ("run_id", "run_group", "stage", "stack", "actor", "host", "started", "parameters", "policy_override")
@@ -125,7 +126,12 @@ def _mirror(stage: Stage, method: str, *args: Any) -> None:
 def _finish(stage: Stage) -> None:
     record = {**stage.record, "ended": chain.utc(), "outcome": stage.outcome or "failed",
               "failing_cell": _redacted_cell(stage.failing_cell, stage.secrets)}
-    files = stage.render(record) if stage.render else stage.files
+    try:
+        files = stage.render(record) if stage.render else stage.files
+    except Exception as exc:  # noqa: BLE001 - torn notebook JSON (Ctrl-C mid-write): still record the outcome
+        log.error("could not render run %s for the archive: %s", record["run_id"], exc)
+        record["render_error"] = Redactor(stage.secrets).text(f"{type(exc).__name__}: {exc}")[0]
+        files = {}
     try:
         record, run_sha = archive.write_run(stage.root, record, files)
         entry = chain.append(stage.root, {"kind": "finished", "run_id": record["run_id"], "stage": record["stage"],
@@ -148,19 +154,32 @@ def _redacted_cell(cell: dict[str, Any] | None, secrets: list[str]) -> dict[str,
 
 
 def spool_run(record: dict[str, Any], files: dict[str, bytes], error: BaseException) -> Path:
-    """Keep an unarchivable run: ``$HAINFRA_HOME/spool/<run_id>/``, else the system temp folder."""
-    for base in (home() / "spool", Path(tempfile.gettempdir()) / f"hainfra-spool-{os.getuid()}"):
-        folder = base / record["run_id"]
+    """Keep an unarchivable run: ``$HAINFRA_HOME/spool/<run_id>/``, else a new private temp folder.
+
+    The temp folder is made by ``mkdtemp`` (unpredictable, 0700) and files are created exclusively:
+    in a shared ``/tmp`` another user could have prepared a predictable path with links to our files.
+    """
+    run_id = record["run_id"]
+    payload = {**files, "run.json": json.dumps(record, indent=2, sort_keys=True, default=str).encode(),
+               "error.txt": f"{type(error).__name__}: {error}\n".encode()}
+    for make in (lambda: _new_folder(home() / "spool", run_id),
+                 lambda: Path(tempfile.mkdtemp(prefix=f"hainfra-spool-{run_id}-"))):
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            for name, data in {**files, "run.json": json.dumps(record, indent=2, sort_keys=True, default=str).encode(),
-                               "error.txt": f"{type(error).__name__}: {error}\n".encode()}.items():
-                (folder / name).write_bytes(data)
-            log.error("archive write failed; run %s kept in %s", record["run_id"], folder)
+            folder = make()
+            for name, data in payload.items():
+                with open(folder / name, "xb") as fh:
+                    fh.write(data)
+            log.error("archive write failed; run %s kept in %s", run_id, folder)
             return folder
         except OSError as exc:
-            log.error("cannot spool run %s to %s: %s", record["run_id"], folder, exc)
-    raise ArchiveWriteError(f"could not archive run {record['run_id']} ({error}) and no spool folder was writable")
+            log.error("cannot spool run %s: %s", run_id, exc)
+    raise ArchiveWriteError(f"could not archive run {run_id} ({error}) and no spool folder was writable")
+
+
+def _new_folder(base: Path, name: str) -> Path:
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (base / name).mkdir(mode=0o700)
+    return base / name
 
 
 # --- the readable header of an archived HTML rendering ---------------------------------------------------

@@ -50,6 +50,15 @@ def keys_dir() -> Path:
     return config_home() / KEYS_DIR
 
 
+def emulator_keys_dir() -> Path:
+    """Pins of KMS keys held by an AWS emulator: never trusted unless verify is pointed here (``--keys``).
+
+    Any local user can have the emulator sign (loopback, well-known credentials), so its key pinned
+    beside the real ones would let anyone forge entries that verify accepts in every archive.
+    """
+    return keys_dir() / "emulator"
+
+
 def _write_private(path: Path, data: bytes) -> bool:
     """Create ``path`` (0600) atomically unless it exists; False if another process won the race."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -66,10 +75,10 @@ def _write_private(path: Path, data: bytes) -> bool:
         os.unlink(tmp)
 
 
-def pin(public_key: Any) -> str:
-    """Pin a public key (trust it for `audit verify`); returns its fingerprint."""
+def pin(public_key: Any, directory: Path | None = None) -> str:
+    """Pin a public key in ``directory`` (default: trusted by `audit verify`); returns its fingerprint."""
     fp = fingerprint(public_key)
-    path = keys_dir() / f"{fp}.pem"
+    path = (directory or keys_dir()) / f"{fp}.pem"
     if not path.exists():
         pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         _write_private(path, pem)
@@ -80,11 +89,20 @@ def pin(public_key: Any) -> str:
 _PINNED: dict[tuple[Path, str], Any] = {}
 
 
+def _ours(stat: os.stat_result) -> bool:
+    """Owned by us (or root) and writable by nobody else: a file another user could have written is no pin."""
+    return stat.st_uid in (os.geteuid(), 0) and not stat.st_mode & 0o022
+
+
 def pinned_key(fp: str, directory: Path | None = None) -> Any | None:
     cached = (directory or keys_dir(), fp)
     if cached not in _PINNED:
+        path = cached[0] / f"{fp}.pem"
         try:
-            key = serialization.load_pem_public_key((cached[0] / f"{fp}.pem").read_bytes())
+            if not _ours(path.stat()):
+                log.warning("ignoring the pinned key %s: another user owns it or may write it", path)
+                return None
+            key = serialization.load_pem_public_key(path.read_bytes())
         except (OSError, ValueError):
             return None
         if fingerprint(key) != fp:  # a file renamed to another key's fingerprint is no pin
@@ -111,6 +129,7 @@ class LocalSigner:
             if _write_private(path, pem):
                 log.warning("created the audit signing key %s (fingerprint %s); keep it out of the archive",
                             path, fingerprint(new.public_key()))
+        _check_private(path)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, ed25519.Ed25519PrivateKey):
             raise AuditError(f"{path} is not an Ed25519 private key; move it aside and a new key is created")
@@ -120,13 +139,28 @@ class LocalSigner:
         return self.key.sign(message)
 
 
+def _check_private(path: Path) -> None:
+    """Refuse a signing key others can read or that another user owns (as ssh refuses a loose private key)."""
+    stat = path.stat()
+    if stat.st_uid != os.geteuid():
+        raise AuditError(f"{path} belongs to another user (uid {stat.st_uid}), who may hold a copy and sign as "
+                         "you: move it aside and a new key is created")
+    if stat.st_mode & 0o077:
+        raise AuditError(f"{path} is readable by others (mode {oct(stat.st_mode & 0o777)}): anyone on this machine "
+                         f"could sign as the archive. Fix: chmod 600 {path} (and if others may have copied it, move "
+                         "it aside so a new key is created)")
+
+
 class KmsSigner:
-    """An AWS KMS asymmetric key (SIGN_VERIFY); its public key is fetched once and pinned."""
+    """An AWS KMS asymmetric key (SIGN_VERIFY); its public key is fetched once and pinned.
+
+    An emulator's key (``emulated``) is pinned apart, in :func:`emulator_keys_dir`.
+    """
 
     ALGORITHMS = {"ECC_NIST_P256": "ECDSA_SHA_256", "RSA_2048": "RSASSA_PSS_SHA_256",
                   "RSA_3072": "RSASSA_PSS_SHA_256", "RSA_4096": "RSASSA_PSS_SHA_256"}
 
-    def __init__(self, key_id: str, client: Any) -> None:
+    def __init__(self, key_id: str, client: Any, emulated: bool = False) -> None:
         self.key_id = key_id
         self.client = client
         response = client.get_public_key(KeyId=key_id)
@@ -136,7 +170,11 @@ class KmsSigner:
                                   f"the key is {response.get('KeyUsage')} {spec}; use a SIGN_VERIFY key of spec "
                                   f"{', '.join(self.ALGORITHMS)}")
         self.algorithm = self.ALGORITHMS[spec]
-        self.fingerprint = pin(serialization.load_der_public_key(response["PublicKey"]))
+        self.fingerprint = pin(serialization.load_der_public_key(response["PublicKey"]),
+                               emulator_keys_dir() if emulated else None)
+        if emulated:
+            log.warning("audit_signer kms:%s is a key of the AWS emulator: its entries verify only with "
+                        "`hainfra audit verify --keys %s`", key_id, emulator_keys_dir())
 
     def sign(self, message: bytes) -> bytes:
         return self.client.sign(KeyId=self.key_id, Message=message, MessageType="RAW",
@@ -144,7 +182,10 @@ class KmsSigner:
 
 
 def get_signer(spec: str = "local", *, aws: dict[str, Any] | None = None) -> Signer:
-    """The signer named by ``audit_signer``: ``local`` or ``kms:<key id, ARN or alias/name>``."""
+    """The signer named by ``audit_signer``: ``local`` or ``kms:<key id, ARN or alias/name>``.
+
+    ``aws`` with an ``endpoint_url`` is hainfra's AWS emulator (``aws_endpoint_url``), not AWS.
+    """
     if spec in ("", "local"):
         return LocalSigner.load_or_create()
     if spec.startswith("kms:") and len(spec) > 4:
@@ -152,7 +193,7 @@ def get_signer(spec: str = "local", *, aws: dict[str, Any] | None = None) -> Sig
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return KmsSigner(spec[4:], boto3.client("kms", **(aws or {})))
+            return KmsSigner(spec[4:], boto3.client("kms", **(aws or {})), emulated=bool((aws or {}).get("endpoint_url")))
         except (BotoCoreError, ClientError) as exc:
             raise ConfigError.one("audit_signer", spec, f"cannot read the KMS key's public key ({exc}); "
                                                         "check the key id/alias and the region") from exc
@@ -166,7 +207,7 @@ def signature(signer: Signer, message: bytes) -> dict[str, str]:
 
 def check(sig: dict[str, str] | None, message: bytes, directory: Path | None = None) -> str | None:
     """None if ``sig`` verifies ``message`` with a pinned key, else why not (for a verify report)."""
-    if not sig:
+    if not sig or not isinstance(sig, dict):
         return "not signed"
     key = pinned_key(str(sig.get("key")), directory)
     if key is None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hainfra.audit import archive, chain, signing, witness
+from hainfra.errors import AuditError
 
 
 @dataclass
@@ -69,41 +71,77 @@ def _check_entry(n: int, entry: dict[str, Any], prev: str, keys: Path | None) ->
     return found
 
 
-def _check_files(root: Path, n: int, entry: dict[str, Any]) -> tuple[list[str], int]:
-    """(problems, files verified) for one finished run's run.json and files."""
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` must not be read: missing, a symlink, or not a regular file (a FIFO would block forever)."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "missing"
+    if stat.S_ISLNK(mode):
+        return "a symlink (not read)"
+    return None if stat.S_ISREG(mode) else "not a regular file (not read)"
+
+
+def _check_files(root: Path, root_real: Path, n: int, entry: dict[str, Any]) -> tuple[list[str], int]:
+    """(problems, files verified) for one finished run's run.json and files.
+
+    Only regular files directly in a run folder inside the archive are read: a forged entry must not
+    make verify follow a path or a symlink out of the archive, or block on a FIFO.
+    """
     label = _label(n, entry)
     folder = root / str(entry.get("path"))
     run_json = folder / "run.json"
-    try:
-        data = run_json.read_bytes()
-    except OSError:
-        return [f"{label}: {run_json} is missing"], 0
+    if not folder.resolve().is_relative_to(root_real):
+        return [f"{label}: its run folder {folder} is outside the archive (a symlink or a path out of it; not read)"], 0
+    why = _unreadable(run_json)
+    if why:
+        return [f"{label}: {run_json} is {why}"], 0
+    data = run_json.read_bytes()
     if archive.sha256_bytes(data) != entry.get("run_json_sha256"):
         return [f"{label}: {run_json} was modified (sha256 mismatch)"], 0
+    record = _json(data)
+    listed = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(listed, dict):
+        return [f"{label}: {run_json} is not a run record (no files table)"], 0
     problems, files = [], 0
-    for name, digest in json.loads(data).get("files", {}).items():
-        path = folder / name
-        try:
-            ok = archive.sha256_file(path) == digest
-        except OSError:
-            problems.append(f"{label}: {path} is missing")
-            continue
-        if ok:
+    for name, digest in listed.items():
+        path = folder / str(name)
+        plain = "/" not in str(name) and str(name) not in ("", ".", "..")
+        why = _unreadable(path) if plain else "outside its run folder (not read)"
+        if why:
+            problems.append(f"{label}: {path} is {why}")
+        elif archive.sha256_file(path) == digest:
             files += 1
         else:
             problems.append(f"{label}: {path} was modified (sha256 mismatch)")
     return problems, files
 
 
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
 def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Report:
     """Every check on the local archive, its witness and (given) its S3 mirror; never raises for a finding."""
     root, keys = Path(root), keys or signing.keys_dir()
-    index, report, anchor = chain.read(root), Report(root), witness.read(root)
+    # The witness and the index are read under the index's shared lock: a stage appending meanwhile
+    # is never mistaken for history loss or for entries copied in.
+    report = Report(root)
+    try:
+        with chain.shared_lock(root):
+            anchors, index = witness.read_all(root), chain.read(root)
+    except AuditError as exc:  # a symlinked index: named, never followed
+        report.problems.append(str(exc))
+        return report
     finished = [(n, e) for n, e in enumerate(index.entries, start=1) if e and e.get("kind") == "finished"]
     # File hashing and signature checks dominate on a large archive. hashlib releases the GIL, so the
     # files are hashed on threads while this thread walks the chain and checks the signatures.
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-        hashed = pool.map(lambda item: _check_files(root, *item), finished)
+        root_real = root.resolve()
+        hashed = pool.map(lambda item: _check_files(root, root_real, *item), finished)
         _walk_chain(index, keys, report)
         for found, files in hashed:
             report.problems += found
@@ -112,7 +150,7 @@ def check(root: str | Path, keys: Path | None = None, mirror: Any = None) -> Rep
     if index.torn is not None:
         report.problems.append(f"line {len(index.lines) + 1} of {root / chain.INDEX} is torn ({len(index.torn)} "
                                f"bytes, an interrupted write): `hainfra audit repair --archive {root}` moves it aside")
-    _check_witness(root, anchor, index, report, keys)
+    _check_witness(root, anchors, index, report, keys)
     if mirror is not None:
         remote = mirror.compare(root)
         report.problems += remote
@@ -132,9 +170,9 @@ def _walk_chain(index: chain.Index, keys: Path, report: Report) -> None:
         prev = str(entry.get("hash"))
         kind = entry.get("kind")
         if kind == "started":
-            open_runs[entry.get("run_id")] = (n, entry)
+            open_runs[str(entry.get("run_id"))] = (n, entry)
         elif kind == "finished":
-            if open_runs.pop(entry.get("run_id"), None) is None:
+            if open_runs.pop(str(entry.get("run_id")), None) is None:
                 report.problems.append(f"{_label(n, entry)}: no started entry before it (an entry was removed)")
         elif kind == "repair":
             report.notes.append(f"entry {n}: a torn line {entry.get('line')} was moved aside to "
@@ -147,19 +185,27 @@ def _walk_chain(index: chain.Index, keys: Path, report: Report) -> None:
                                  f"{entry.get('pid')}) and never finished — killed, or still running")
 
 
-def _check_witness(root: Path, anchor: dict[str, Any] | None, index: chain.Index, report: Report,
+def _check_witness(root: Path, anchors: list[tuple[Path, dict[str, Any]]], index: chain.Index, report: Report,
                    keys: Path | None) -> None:
-    if anchor is None:
+    """Each witness of the archive (see ``witness.paths_for``) must hold; entries past the newest are named."""
+    if not anchors:
         if index.entries:
             report.notes.append(f"no witness at {witness.path_for(root)}: the head is not anchored on this machine "
                                 "(use --remote to compare with the S3 mirror)")
         return
-    report.anchored = anchor.get("seq")
-    why = signing.check(anchor.get("sig"), str(anchor.get("hash")).encode(), keys) if anchor.get("seq") else None
-    if why:
-        report.problems.append(f"the witness {witness.path_for(root)} was edited: its head {why}")
-    loss = witness.missing_head(anchor, index)
-    if loss:
-        report.problems.append(loss)
-    for earlier in anchor.get("losses", []):
-        report.problems.append(f"{earlier['message']} (detected {earlier['detected']} when a new entry was appended)")
+    found: list[str] = []
+    for path, anchor in anchors:
+        why = signing.check(anchor.get("sig"), str(anchor.get("hash")).encode(), keys) if anchor.get("seq") else None
+        if why:
+            found.append(f"the witness {path} was edited: its head {why}")
+        found.append(witness.missing_head(anchor, index) or "")
+        found += [f"{e['message']} (detected {e['detected']} when a new entry was appended)"
+                  for e in anchor.get("losses", [])]
+    report.problems += [p for p in dict.fromkeys(found) if p]
+    seq, count = max(a.get("seq") or 0 for _, a in anchors), len(index.lines)
+    report.anchored = seq or None
+    if seq and count > seq + 1:  # every append anchors its entry; only a kill in between leaves one out
+        report.problems.append(
+            f"entries {seq + 1}..{count} are not anchored: the witness names sequence {seq} as the head, and "
+            f"hainfra anchors each entry as it appends it (at most one escapes, when a write is killed) — they "
+            "were copied in from another archive (a copy shares its head)")

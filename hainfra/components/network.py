@@ -70,11 +70,15 @@ class Network(pulumi.ComponentResource):
         def n(kind: str, qualifier: str | None = None) -> str:
             return naming.name(c, kind, qualifier)
 
-        # --- VPC + locked default security group ------------------------------------------
+        # --- VPC + locked default security group and default network ACL --------------------
         self.vpc = aws.ec2.Vpc(n("vpc"), cidr_block=c.vpc_cidr, enable_dns_support=True, enable_dns_hostnames=True,
                                tags=naming.tags(c, n("vpc")), opts=child)
         aws.ec2.DefaultSecurityGroup(n("default-sg"), vpc_id=self.vpc.id, ingress=[], egress=[],
                                      tags=naming.tags(c, n("default-sg")), opts=child)
+        # AWS's default NACL allows everything in and out; every subnet gets its tier's NACL below, so the
+        # default one is emptied (only the implicit deny-all remains) and guards whatever falls back to it.
+        aws.ec2.DefaultNetworkAcl(n("default-nacl"), default_network_acl_id=self.vpc.default_network_acl_id,
+                                  ingress=[], egress=[], tags=naming.tags(c, n("default-nacl")), opts=child)
 
         # --- subnets: CIDRs from the pure plan -------------------------------------------
         self.subnets: dict[str, list[aws.ec2.Subnet]] = {"public": [], "private": []}

@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from hainfra.errors import ConfigError, ScannerError
+from hainfra.home import owned
 from hainfra.policy.tfplan import Export
 
 log = logging.getLogger(__name__)
@@ -105,12 +106,19 @@ def find() -> Path | None:
 
 
 def project_config(start: Path | None = None) -> Path | None:
-    """The nearest ``.checkov.yaml`` from ``start`` (default: the current folder) upwards."""
+    """The nearest ``.checkov.yaml`` of ours from ``start`` (default: the current folder) upwards.
+
+    One owned by another user is passed over with a warning: it could skip every check or make
+    checkov load ``external-checks-dir`` code as us (see :func:`hainfra.home.owned`).
+    """
     folder = (start or Path.cwd()).resolve()
     for candidate in (folder, *folder.parents):
         for name in PROJECT_CONFIGS:
-            if (candidate / name).is_file():
-                return candidate / name
+            path = candidate / name
+            if path.is_file() and owned(path):
+                return path
+            if path.is_file():
+                log.warning("ignoring %s: it belongs to another user", path)
     return None
 
 

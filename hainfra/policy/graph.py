@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+# Outputs another resource may reference, besides the id. A VPC's default NACL id points at the VPC: the
+# DefaultNetworkAcl that adopts it names no vpc_id, only that id.
+REFERENCE_OUTPUTS = ("arn", "name", "bucket", "defaultNetworkAclId")
+
 
 @dataclass
 class Resource:
@@ -36,7 +40,7 @@ class Graph:
         self.resources = list(resources)
         self._by_value: dict[str, Resource] = {}
         for r in self.resources:
-            for value in (r.id, r.outputs.get("arn"), r.outputs.get("name"), r.outputs.get("bucket")):
+            for value in (r.id, *(r.outputs.get(k) for k in REFERENCE_OUTPUTS)):
                 if isinstance(value, str) and value:
                     self._by_value.setdefault(value, r)
 

@@ -209,6 +209,22 @@ def default_sg_closed(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
             yield vpc, "the VPC's default security group is not locked down (AWS's default allows intra-group traffic)"
 
 
+@rule("default-nacl-closed", "high", "declare aws.ec2.DefaultNetworkAcl(default_network_acl_id=vpc.default_network_acl_id, "
+      "ingress=[], egress=[]) and give every subnet its tier's NetworkAcl",
+      "SecurityHub EC2.21, CIS 5.1 (Prowler ec2_networkacl_allow_ingress_any_port/_tcp_port_22/_tcp_port_3389)")
+def default_nacl_closed(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
+    defaults = g.of("ec2/defaultNetworkAcl:DefaultNetworkAcl")
+    for acl in defaults:
+        allows = [r for r in (acl.inputs.get("ingress") or []) + (acl.inputs.get("egress") or [])
+                  if r.get("action") == "allow"]
+        if allows:
+            yield acl, f"default network ACL keeps {len(allows)} allow rule(s)"
+    managed = {id(g.ref(d.inputs.get("defaultNetworkAclId"))) for d in defaults}
+    for vpc in g.of("ec2/vpc:Vpc"):
+        if id(vpc) not in managed:
+            yield vpc, "the VPC's default network ACL is not adopted: AWS makes it allow all traffic in and out"
+
+
 @rule("private-no-public-ip", "high", "set map_public_ip_on_launch=False on private subnets", "SecurityHub EC2.15")
 def private_no_public_ip(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     for subnet in private_subnets(g):

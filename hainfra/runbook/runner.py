@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from hainfra import __version__, audit, redact, remembered
+from hainfra import __version__, audit, redact, remembered, scan
 from hainfra.audit import archive
 from hainfra.audit import record as audit_record
 from hainfra.aws import Ctx
@@ -158,22 +158,26 @@ def _git() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-def stack_secrets(config: StackConfig) -> list[str]:
-    """Secret values the stack holds (Secrets Manager value, SecureString values), for redaction."""
+def stack_secrets(config: StackConfig) -> tuple[list[str], str]:
+    """Secret values the stack holds (Secrets Manager value, SecureString values), for redaction.
+
+    Returns the values and, when they could not be read, why: the record must say its redaction
+    was incomplete rather than look complete (redaction still covers every secret parameter).
+    """
     try:
         engine = get_engine(None, config)
         outputs = engine.outputs()
         if not outputs:
-            return []
+            return [], ""
         aws = Ctx.from_kwargs(engine.aws_client_kwargs())
         values = [aws.client("secretsmanager").get_secret_value(SecretId=outputs["secret_arn"])["SecretString"]]
         params = aws.client("ssm").get_parameters_by_path(Path=outputs["ssm_path"], Recursive=True, WithDecryption=True)
         values += [p["Value"] for p in params["Parameters"] if p["Type"] == "SecureString"]
         redact.remember(*values)
-        return values
-    except Exception as exc:  # noqa: BLE001 - redaction still covers parameters; say so
+        return values, ""
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded in the run, never hidden
         log.warning("could not read the stack's secret values for redaction: %s", exc)
-        return []
+        return [], f"stack secrets unavailable for redaction: {type(exc).__name__}: {exc}"
 
 
 def _render_html(notebook_json: str) -> bytes:
@@ -211,7 +215,7 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
             secrets=secrets) as recorded:
         output_path = Path(tmp) / STAGES[stage]
         recorded.render = functools.partial(_archived_files, output_path=output_path, input_path=input_path,
-                                            secrets=secrets, config=config)
+                                            secrets=secrets, config=config, began=time.time())
         recorded.outcome, recorded.failing_cell = _execute(stage, input_path, output_path, parameters, cell_timeout,
                                                            kernel_env(config), progress)
     return recorded.result or {}
@@ -259,10 +263,14 @@ def _execute(stage: str, input_path: Path, output_path: Path, parameters: dict[s
 
 
 def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Path, secrets: list[str],
-                    config: StackConfig) -> dict[str, bytes]:
-    """The redacted notebook and its HTML (opening with the record's header); adds counts to ``record``."""
+                    config: StackConfig, began: float | None = None) -> dict[str, bytes]:
+    """The redacted notebook, its HTML (opening with the record's header) and the Prowler scans made since
+    ``began`` (the verify notebook's optional section; none without ``began``); adds counts to ``record``."""
     notebook = output_path.read_text() if output_path.exists() else input_path.read_text()
-    redactor = redact.Redactor(secrets + stack_secrets(config))
+    held, unavailable = stack_secrets(config)
+    if unavailable:
+        record["redaction_incomplete"] = unavailable
+    redactor = redact.Redactor(secrets + held)
     notebook, redactions = redactor.notebook(notebook)
     record["verify_counts"] = verify_counts(notebook)
     clean, record_redactions = redactor.data(record)  # parameters, failing cell, anything a user typed
@@ -272,7 +280,13 @@ def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Pa
     html, html_redactions = redactor.text(page)
     record["redactions"] = redactions + html_redactions + record_redactions
     name = input_path.stem
-    return {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
+    files = {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
+    for folder in (scan.scans_since(config.stack, began) if began is not None else []):
+        for file_name, data in scan.archive_files(folder).items():
+            text, count = redactor.text(data.decode(errors="replace"))
+            files[file_name] = text.encode()
+            record["redactions"] += count
+    return files
 
 
 def verify_counts(notebook_json: str) -> dict[str, int] | None:

@@ -227,6 +227,30 @@ def fail_on_mandatory(results: pd.DataFrame) -> None:
         raise VerifyFailed(f"{len(failed)} mandatory check(s) failed:\n{lines}")
 
 
+def prowler_scan(config: StackConfig, enabled: bool = False) -> pd.DataFrame:
+    """Prowler's findings on the live stack (the verify notebook's optional ``scan``); a skip row says why not."""
+    from hainfra import scan
+
+    if not enabled or scan.find() is None:
+        why = scan.not_installed() if enabled else "off: set the notebook parameter scan=True (needs Prowler)"
+        return pd.DataFrame([{"check": "prowler", "status": "skip", "reason": why}])
+    results = scan.scan(config)
+    print(scan.summary(results))
+    return results
+
+
+def fail_on_unexplained(results: pd.DataFrame) -> None:
+    """Fail the notebook when Prowler found a FAIL that is neither an emulator artefact nor open work."""
+    from hainfra import scan
+
+    if "explained" not in results:  # the scan did not run (its skip row says why)
+        return
+    found = scan.unexplained(results)
+    if len(found):
+        lines = "\n".join(f"  {r.check} {r.resource}: {r.message}" for r in found.itertuples())
+        raise VerifyFailed(f"Prowler: {len(found)} FAIL(s) neither an emulator artefact nor open work:\n{lines}")
+
+
 def run_drill(config: StackConfig, scenario: str = "instance", confirm: str = "",
               bound_seconds: float | None = None) -> Any:
     """Inject one failure and prove recovery; returns the DrillResult (timings in ``.timings``)."""

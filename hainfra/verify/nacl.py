@@ -1,4 +1,5 @@
-"""NACL rule contents: each tier's live ingress and egress entries equal the declared ones.
+"""NACL rule contents: each tier's live ingress and egress entries equal the declared ones, and the
+VPC's default NACL (adopted and emptied by the stack) allows nothing.
 
 The declared rules come from the one pure source the stack is built from
 (``components.network.nacl_rules``). Any extra entry fails; an extra *allow* numbered below the
@@ -84,3 +85,18 @@ def nacl_rule_contents(v: VerifyContext) -> Iterator[Row]:
         yield check_row(label, not (missing or extra), f"exactly the {len(want)} declared {tier} rules", found,
                         f"restore the entries with `hainfra up` or ec2 replace/delete-network-acl-entry on "
                         f"{acl['NetworkAclId']}")
+
+
+@check("network.default-nacl-closed")
+def default_nacl_closed(v: VerifyContext) -> Iterator[Row]:
+    """The VPC's default NACL keeps only the implicit deny-all (its subnets are network.nacl-association's)."""
+    acls = v.client("ec2").describe_network_acls(Filters=[
+        {"Name": "vpc-id", "Values": [v.outputs["vpc_id"]]}, {"Name": "default", "Values": ["true"]}])["NetworkAcls"]
+    for acl in acls:
+        rules = [e for e in acl.get("Entries", []) if e["RuleNumber"] < DEFAULT_RULE]
+        allows = [f"{'egress' if e['Egress'] else 'ingress'} {e['RuleNumber']} {e.get('CidrBlock', '')}"
+                  for e in rules if e["RuleAction"] == "allow"]
+        yield check_row(acl["NetworkAclId"], not allows, "only the implicit deny-all (no allow rule)",
+                        f"{len(allows)} allow rule(s): {', '.join(allows)}" if allows else "deny-all only",
+                        f"ec2 delete-network-acl-entry --network-acl-id {acl['NetworkAclId']} --rule-number N "
+                        "[--egress] for each listed rule")

@@ -219,3 +219,25 @@ def test_keep_uses_the_served_emulator_so_the_stack_stays_reachable(emulator: Em
     assert "teardown" not in capsys.readouterr().out
     assert cli.main(["verify", "--stack", "kept", "--wait", "5", *params]) == 0, "the kept stack is still there"
     assert cli.main(["destroy", "--stack", "kept", *params]) == 0, "and destroy needs no --forget"
+
+
+def test_a_scan_written_during_a_run_is_archived_redacted_and_hashed(tmp_path: Path, hainfra_home: Path) -> None:
+    """The verify notebook's optional Prowler output joins the run's archive (the stage here is immaterial)."""
+    from hainfra.home import stack_dir
+
+    folder = stack_dir("scanned") / "scan" / "20261129T120000000000Z"
+    folder.mkdir(parents=True)
+    (folder / "prowler.csv").write_text(f"CHECK_ID;STATUS\ncheck;PASS {CANARY}\n")
+    os.utime(folder, (4e9, 4e9))  # "written during the run" (after it began)
+    stale = stack_dir("scanned") / "scan" / "older"
+    stale.mkdir()
+    os.utime(stale, (1, 1))
+    archive = tmp_path / "archive"
+    record = runner.run_stage("configure", stack="scanned", params={"pulumi_config_passphrase": CANARY},
+                              archive_root=archive)
+    assert record["outcome"] == "success"
+    assert set(record["files"]) == {"01-configure.ipynb", "01-configure.html",
+                                    "scan/20261129T120000000000Z/prowler.csv"}
+    archived = archive / "scanned" / record["started"][:10] / record["run_id"] / "scan" / folder.name / "prowler.csv"
+    assert CANARY not in archived.read_text() and "[REDACTED]" in archived.read_text()
+    assert "1 runs, 3 files, 2 entries, hash chain intact" in audit.verify(archive)

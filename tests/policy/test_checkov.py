@@ -75,6 +75,8 @@ DISAGREE: dict[str, str] = {
     "alarm-actions": "checkov has no check that an alarm notifies someone",
     "no-deprecated-types": "BucketV2 and Bucket are both aws_s3_bucket in Terraform: the deprecation is Pulumi's",
     "required-tags": "checkov's tag checks need the Prisma Cloud platform",
+    "default-nacl-closed": "checkov has no check on aws_default_network_acl (its NACL port checks read aws_network_acl "
+                           "and aws_network_acl_rule only); Prowler sees it live (hainfra scan)",
 }
 
 

@@ -22,7 +22,7 @@ def rules_hit(program: Callable[[], object], config: StackConfig | None = None,
 
 # --- small programs -----------------------------------------------------------------------------------
 def network(*, nat_per_az: bool = True, associate: bool = True, map_public: bool = False,
-            default_sg: bool = True, flow_log: bool = True) -> None:
+            default_sg: bool = True, flow_log: bool = True, default_nacl: str = "closed") -> None:
     vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16", tags=TAGS)
     igw = aws.ec2.InternetGateway("igw", vpc_id=vpc.id, tags=TAGS)
     public_rt = aws.ec2.RouteTable("rt-public", vpc_id=vpc.id, tags=TAGS)
@@ -45,6 +45,11 @@ def network(*, nat_per_az: bool = True, associate: bool = True, map_public: bool
             aws.ec2.NetworkAclAssociation(f"acla-{subnet._name}", network_acl_id=acl.id, subnet_id=subnet.id)
     if default_sg:
         aws.ec2.DefaultSecurityGroup("default-sg", vpc_id=vpc.id, ingress=[], egress=[], tags=TAGS)
+    if default_nacl != "unmanaged":
+        rules = [aws.ec2.DefaultNetworkAclIngressArgs(rule_no=100, protocol="-1", action="allow", from_port=0,
+                                                      to_port=0, cidr_block="0.0.0.0/0")] if default_nacl == "open" else []
+        aws.ec2.DefaultNetworkAcl("default-nacl", default_network_acl_id=vpc.default_network_acl_id, ingress=rules,
+                                  egress=[], tags=TAGS)
     if flow_log:
         aws.ec2.FlowLog("flow", vpc_id=vpc.id, traffic_type="ALL", log_destination="arn:aws:logs:::group",
                         iam_role_arn="arn:aws:iam::1:role/r", tags=TAGS)
@@ -127,6 +132,7 @@ BROKEN_AND_FIXED: dict[str, tuple[Callable[[], object], Callable[[], object]]] =
     "no-world-admin-ports": (lambda: security_group(22, "0.0.0.0/0"), lambda: security_group(22, "10.0.0.0/8")),
     "world-ingress": (lambda: security_group(443, "0.0.0.0/0"), lambda: security_group(443, "10.0.0.0/8")),
     "default-sg-closed": (lambda: network(default_sg=False), network),
+    "default-nacl-closed": (lambda: network(default_nacl="unmanaged"), network),
     "private-no-public-ip": (lambda: network(map_public=True), network),
     "lt-imdsv2": (lambda: launch_template(tokens="optional", hop=2), launch_template),
     "lt-ebs-encrypted": (lambda: launch_template(encrypted="false"), launch_template),
@@ -195,6 +201,10 @@ def test_nacl_ephemeral_range_needs_an_earlier_deny() -> None:
             "from_port": 3389, "to_port": 3389}
     assert "no-world-admin-ports" in rules_hit(lambda: nacl([ephemeral]))
     assert "no-world-admin-ports" not in rules_hit(lambda: nacl([deny, ephemeral]))
+
+
+def test_default_nacl_adopted_with_an_allow_rule_is_still_open() -> None:
+    assert "default-nacl-closed" in rules_hit(lambda: network(default_nacl="open"))
 
 
 def test_naming_convention_needs_config() -> None:

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from hainfra import audit, cli
-from hainfra.audit import witness
+from hainfra.audit import signing, witness
 from hainfra.audit.record import base_record, recording
 from hainfra.aws import EMULATOR_CREDENTIALS
 from hainfra.config import StackConfig
@@ -49,7 +49,10 @@ def test_kms_signer_signs_and_verify_checks_offline(emulator: Emulator, tmp_path
     archive_runs(root, config, 2)
     signer = audit.signer_for(config)
     assert signer.algorithm in ("ECDSA_SHA_256", "RSASSA_PSS_SHA_256")
-    assert f"every entry signed (key {signer.fingerprint[:16]}" in audit.verify(root)
+    # An emulator's key is pinned apart (any local user can have the emulator sign): trusted only on request.
+    assert "not pinned in" in problems(root)
+    keys = signing.emulator_keys_dir()
+    assert f"every entry signed (key {signer.fingerprint[:16]}" in audit.verify(root, keys=keys)
     lines = (root / "index.jsonl").read_text().splitlines()
     entry = json.loads(lines[1])
     entry["outcome"] = "failed"
@@ -57,7 +60,7 @@ def test_kms_signer_signs_and_verify_checks_offline(emulator: Emulator, tmp_path
 
     entry["hash"] = chain.entry_hash(entry)
     (root / "index.jsonl").write_text("\n".join([lines[0], json.dumps(entry), *lines[2:]]) + "\n")
-    assert "entry 2 (finished run-0): signature does not verify" in problems(root)
+    assert "entry 2 (finished run-0): signature does not verify" in problems(root, keys=keys)
 
 
 def test_kms_signer_refuses_an_encryption_key(emulator: Emulator) -> None:

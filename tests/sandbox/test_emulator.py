@@ -51,11 +51,11 @@ def _gone_within(pids: list[int], seconds: float) -> list[int]:
 def test_an_idle_client_does_not_block_other_requests(emulator: Emulator) -> None:
     idle = [socket.create_connection(("127.0.0.1", emulator.port)) for _ in range(3)]  # never sends a ClientHello
     try:
-        started = time.monotonic()
-        assert emulator_mod.reachable(emulator.url, timeout=3), "a request behind idle connections got no answer"
+        # A server that handshakes in its accept loop never answers while the idle clients stay silent; the
+        # bound is only there so the test ends (generous: the machine may be loaded), not a speed claim.
+        assert emulator_mod.reachable(emulator.url, timeout=15), "a request behind idle connections got no answer"
         ssm = Ctx(emulator.url, "us-east-1").client("ssm")
         assert ssm.get_parameter(Name=emulator_mod.IDENTITY_PARAMETER)["Parameter"]["Value"] == emulator.id
-        assert time.monotonic() - started < 3
     finally:
         for conn in idle:
             conn.close()

@@ -132,7 +132,7 @@ EARLY_SSH = {"RuleNumber": 80, "Protocol": "6", "RuleAction": "allow", "Egress":
              "PortRange": {"From": 22, "To": 22}}
 RETURN_TRAFFIC = {"RuleNumber": 110, "Protocol": "6", "RuleAction": "allow", "Egress": False, "CidrBlock": "0.0.0.0/0",
                   "PortRange": {"From": 1024, "To": 65535}}
-
+ALLOW_ALL_IN = {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": False, "CidrBlock": "0.0.0.0/0"}
 WORLD_SSH = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
 
 
@@ -276,6 +276,11 @@ DRIFTS: dict[str, Drift] = {
         lambda s: s.ec2().revoke_security_group_ingress(GroupId=_default_sg(s), IpPermissions=[
             {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}]),
         "1 rule"),
+    "default NACL re-opened": Drift(
+        "network.default-nacl-closed",
+        lambda s: s.ec2().create_network_acl_entry(NetworkAclId=_default_acl(s), **ALLOW_ALL_IN),
+        lambda s: s.ec2().delete_network_acl_entry(NetworkAclId=_default_acl(s), RuleNumber=100, Egress=False),
+        "1 allow rule(s): ingress 100 0.0.0.0/0"),
     "EventBridge notifications disabled": Drift(
         "dataflow.s3-to-cloudwatch",
         lambda s: s.aws.client("s3").put_bucket_notification_configuration(

@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "hainfra.components": 2,
     "hainfra.stack": 3,
     "hainfra.engines": 4, "hainfra.plan": 4,
-    "hainfra.policy": 5, "hainfra.verify": 5, "hainfra.drill": 5,
+    "hainfra.policy": 5, "hainfra.verify": 5, "hainfra.drill": 5, "hainfra.scan": 5,
     "hainfra.runbook": 6, "hainfra.audit": 6,
     "hainfra.cli": 7, "hainfra.airflow": 7, "hainfra": 7,  # the package root is the public facade (hainfra.plan(config))
 }

@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from hainfra.aws import EMULATOR_CREDENTIALS
 from hainfra.engines.sandbox.moto_server import OWNER_ENV
 from hainfra.engines.sandbox.state import atomic_write
-from hainfra.errors import ConfigError, EmulatorError
+from hainfra.errors import ConfigError, EmulatorError, StateError
 from hainfra.home import home
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ def check_serve(port: int) -> None:
     The record holds one server, which every later command uses: a second one would take it over.
     """
     check_port(port)
+    _home_folder()  # the record must be writable: fail before an emulator starts, not after
     running = recorded_url()
     if running and probe(running) != GONE:
         raise ConfigError.one("port", port, f"a `hainfra sandbox serve` already runs for {home()} at {running}; "
@@ -180,9 +181,22 @@ def _record_path() -> Path:
     return home() / "emulator.json"
 
 
+def _home_folder() -> Path:
+    """``home()``, made if missing; a StateError naming it when it cannot be (a file, read-only)."""
+    folder = home()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        raise StateError(f"cannot use {folder} for hainfra's local files: {exc.strerror or exc}. Fix: point "
+                         "HAINFRA_HOME at a folder you own (or unset it)") from exc
+    return folder
+
+
 def record(url: str) -> None:
     """Remember the long-lived emulator of `hainfra sandbox serve` for later commands."""
-    _record_path().parent.mkdir(parents=True, exist_ok=True)
+    _home_folder()
     atomic_write(_record_path(), json.dumps({"url": url, "pid": os.getpid()}).encode())
 
 
@@ -225,9 +239,9 @@ def serve(port: int, announce: Callable[[str], None]) -> int:
     check_serve(port)  # exit 2 before anything starts; another server's record stays
     signal.signal(signal.SIGTERM, stop)
     emu = Emulator(port=port).start()
-    record(emu.url)
-    announce(emu.url)
     try:
+        record(emu.url)
+        announce(emu.url)
         while emu.process and emu.process.poll() is None:
             time.sleep(1)
         return 1

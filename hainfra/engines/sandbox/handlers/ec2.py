@@ -366,6 +366,35 @@ def delete_acl_assoc(ctx: Ctx, rid: str, p: Props) -> None:
 register("aws:ec2/networkAclAssociation:NetworkAclAssociation", Handler(create_acl_assoc, delete_acl_assoc))
 
 
+def create_default_acl(ctx: Ctx, p: Props) -> Created:
+    """Adopt the VPC's default NACL and replace its rules (``[]``: only the implicit deny-all stays).
+
+    Like the default security group it cannot be created or deleted; AWS makes it allow-all.
+    """
+    aid = p["defaultNetworkAclId"]
+    acl = ec2(ctx).describe_network_acls(NetworkAclIds=[aid])["NetworkAcls"][0]
+    if not acl.get("IsDefault"):
+        raise LookupError(f"network ACL {aid} is not its VPC's default NACL; DefaultNetworkAcl adopts only that one")
+    update_acl(ctx, aid, {}, p)
+    for subnet_id in p.get("subnetIds") or []:
+        create_acl_assoc(ctx, {"subnetId": subnet_id, "networkAclId": aid})
+    if p.get("tags"):
+        ec2(ctx).create_tags(Resources=[aid], Tags=tag_list(p["tags"]))
+    return aid, {"arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:network-acl/{aid}", "vpcId": acl["VpcId"]}
+
+
+def delete_default_acl(ctx: Ctx, rid: str, p: Props) -> None:
+    """Like Pulumi: the default NACL stays with its VPC (rules as they are); only hainfra's tags go."""
+    try:
+        ec2(ctx).delete_tags(Resources=[rid], Tags=[{"Key": k} for k in p.get("tags") or {}])
+    except ClientError:
+        pass
+
+
+register("aws:ec2/defaultNetworkAcl:DefaultNetworkAcl", Handler(
+    create_default_acl, delete_default_acl, update_acl, frozenset({"ingress", "egress"}), tag_ec2))
+
+
 # --- security groups -------------------------------------------------------------------------
 def _permissions(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     perms = []
