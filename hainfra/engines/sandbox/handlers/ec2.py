@@ -586,6 +586,8 @@ replaces_on("aws:ec2/networkAclAssociation:NetworkAclAssociation", "networkAclId
 replaces_on("aws:ec2/securityGroup:SecurityGroup", "name", "namePrefix", "description", "vpcId",
             unique=("name", "vpcId"))
 replaces_on("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "vpcId", unique=("vpcId",))
+# aws_default_network_acl: default_network_acl_id is ForceNew; rules, subnets and tags change in place.
+replaces_on("aws:ec2/defaultNetworkAcl:DefaultNetworkAcl", "defaultNetworkAclId", unique=("defaultNetworkAclId",))
 replaces_on("aws:ec2/vpcEndpoint:VpcEndpoint", "vpcId", "serviceName", "vpcEndpointType", "autoAccept",
             unique=("vpcId", "serviceName"))
 replaces_on("aws:ec2/flowLog:FlowLog", "vpcId", "subnetId", "eniId", "transitGatewayId", "trafficType",
