@@ -85,8 +85,9 @@ def _unreadable(path: Path) -> str | None:
 def _check_files(root: Path, root_real: Path, n: int, entry: dict[str, Any]) -> tuple[list[str], int]:
     """(problems, files verified) for one finished run's run.json and files.
 
-    Only regular files directly in a run folder inside the archive are read: a forged entry must not
-    make verify follow a path or a symlink out of the archive, or block on a FIFO.
+    Only regular files inside a run folder inside the archive are read (a run may keep files in
+    sub-folders, e.g. a scan's output): a forged entry must not make verify follow a path or a symlink
+    out of the archive or its run folder, or block on a FIFO.
     """
     label = _label(n, entry)
     folder = root / str(entry.get("path"))
@@ -106,7 +107,9 @@ def _check_files(root: Path, root_real: Path, n: int, entry: dict[str, Any]) -> 
     problems, files = [], 0
     for name, digest in listed.items():
         path = folder / str(name)
-        plain = "/" not in str(name) and str(name) not in ("", ".", "..")
+        parts = str(name).split("/")
+        plain = (all(part not in ("", ".", "..") for part in parts)
+                 and path.resolve().is_relative_to(folder.resolve()))
         why = _unreadable(path) if plain else "outside its run folder (not read)"
         if why:
             problems.append(f"{label}: {path} is {why}")

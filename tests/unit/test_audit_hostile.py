@@ -63,7 +63,9 @@ def test_files_outside_the_run_folder_are_never_read(tmp_path: Path) -> None:
     outside.write_text("private")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    _forge_finished(root, {"../../../outside.txt": archive.sha256_bytes(b"private"), str(fifo): "0" * 64})
+    _forge_finished(root, {"../../../outside.txt": archive.sha256_bytes(b"private"), str(fifo): "0" * 64,
+                           "sub/outside.txt": archive.sha256_bytes(b"private")})
+    (root / "st" / "forged" / "sub").symlink_to(tmp_path)  # a sub-folder that leads out of the run folder
     result: dict[str, str] = {}
     worker = threading.Thread(target=lambda: result.update(report=problems(root)), daemon=True)
     worker.start()
@@ -75,7 +77,7 @@ def test_files_outside_the_run_folder_are_never_read(tmp_path: Path) -> None:
         pytest.fail("audit verify blocked reading a FIFO named by a forged run.json")
     report = result["report"]
     assert "entry 3 (finished forged)" in report and "outside its run folder" in report
-    assert "outside.txt" in report and "fifo" in report
+    assert "outside.txt" in report and "fifo" in report and "sub/outside.txt" in report
     assert audit.check(root).files == 2  # the two genuine files only
 
 
