@@ -70,7 +70,8 @@ def run_chain(config: StackConfig, cases: list[tuple[dict[str, Any], Kinds]], ex
 
 
 NETWORK = ({"ec2.Vpc", "ec2.Subnet", "ec2.RouteTable", "ec2.Route", "ec2.RouteTableAssociation", "ec2.NetworkAcl",
-            "ec2.NetworkAclAssociation", "ec2.SecurityGroup", "ec2.DefaultSecurityGroup", "ec2.FlowLog",
+            "ec2.NetworkAclAssociation", "ec2.SecurityGroup", "ec2.DefaultSecurityGroup", "ec2.DefaultNetworkAcl",
+            "ec2.FlowLog",
             "ec2.NatGateway", "ec2.VpcEndpoint", "lb.TargetGroup", "lb.Listener", "autoscaling.Group",
             "cloudwatch.MetricAlarm"})
 
