@@ -72,3 +72,32 @@ def config_home() -> Path:
         return Path(explicit)
     xdg = os.environ.get("XDG_CONFIG_HOME")
     return (Path(xdg) if xdg else Path.home() / ".config") / "hainfra"
+
+
+def tool_venv(name: str) -> Path:
+    """Where ``scripts/test.sh`` installs an optional scanner (its own virtualenv, outside the repository)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "hainfra" / f"{name}-venv"
+
+
+def find_tool(name: str, env_var: str) -> Path | None:
+    """An optional tool's executable: ``$env_var`` (script or virtualenv), then ``PATH``, then its cached venv.
+
+    Raises:
+        ConfigError: ``$env_var`` is set but names no executable (a typo must not silently skip).
+    """
+    import shutil  # function-local: only the optional scanners need it
+
+    from hainfra.errors import ConfigError
+
+    configured = os.environ.get(env_var)
+    if configured:
+        path = Path(configured).expanduser()
+        path = path / "bin" / name if path.is_dir() else path
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ConfigError.one(env_var, configured, f"point it at the {name} script (e.g. <venv>/bin/{name}) "
+                                  "or its virtualenv, or unset it")
+        return path
+    on_path = shutil.which(name)
+    path = Path(on_path) if on_path else tool_venv(name) / "bin" / name
+    return path if path.is_file() and os.access(path, os.X_OK) else None

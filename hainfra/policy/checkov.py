@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -24,7 +23,7 @@ import pandas as pd
 import yaml
 
 from hainfra.errors import ConfigError, ScannerError
-from hainfra.home import owned
+from hainfra.home import find_tool, owned, tool_venv
 from hainfra.policy.tfplan import Export
 
 log = logging.getLogger(__name__)
@@ -79,30 +78,12 @@ def stack_suppressions(config: Any) -> list[Any]:
 
 def default_venv() -> Path:
     """Where ``scripts/test.sh`` installs checkov (its own virtualenv, outside the repository)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "hainfra" / "checkov-venv"
+    return tool_venv("checkov")
 
 
 def find() -> Path | None:
-    """The checkov executable: ``$HAINFRA_CHECKOV``, then ``PATH``, then the cached virtualenv.
-
-    Raises:
-        ConfigError: ``$HAINFRA_CHECKOV`` is set but names no executable (a typo must not silently skip).
-    """
-    configured = os.environ.get(ENV)
-    if configured:
-        path = Path(configured).expanduser()
-        if path.is_dir():
-            path = path / "bin" / "checkov"
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise ConfigError.one(ENV, configured, "point it at the checkov script (e.g. <venv>/bin/checkov) "
-                                  "or its virtualenv, or unset it")
-        return path
-    on_path = shutil.which("checkov")
-    if on_path:
-        return Path(on_path)
-    cached = default_venv() / "bin" / "checkov"
-    return cached if cached.is_file() and os.access(cached, os.X_OK) else None
+    """The checkov executable: ``$HAINFRA_CHECKOV``, then ``PATH``, then the cached virtualenv."""
+    return find_tool("checkov", ENV)
 
 
 def project_config(start: Path | None = None) -> Path | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.errors import ConfigError, EngineError, ScannerError
-from hainfra.home import stack_dir
+from hainfra.home import find_tool, stack_dir, tool_venv
 from hainfra.scan import launcher
 from hainfra.scan.findings import (
     ACCEPTED,
@@ -73,8 +72,7 @@ class Prowler:
 
 def default_venv() -> Path:
     """Where ``scripts/test.sh`` installs Prowler (its own virtualenv, outside the repository)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "hainfra" / "prowler-venv"
+    return tool_venv("prowler")
 
 
 def _interpreter(script: Path) -> Path | None:
@@ -89,24 +87,9 @@ def _interpreter(script: Path) -> Path | None:
 
 
 def find() -> Prowler | None:
-    """Prowler: ``$HAINFRA_PROWLER`` (script or virtualenv), then ``PATH``, then the cached virtualenv.
-
-    Raises:
-        ConfigError: ``$HAINFRA_PROWLER`` is set but names no executable (a typo must not silently skip).
-    """
-    configured = os.environ.get(ENV)
-    if configured:
-        path = Path(configured).expanduser()
-        path = path / "bin" / "prowler" if path.is_dir() else path
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise ConfigError.one(ENV, configured, "point it at the prowler script (e.g. <venv>/bin/prowler) or its "
-                                  "virtualenv, or unset it")
-    else:
-        on_path = shutil.which("prowler")
-        path = Path(on_path) if on_path else default_venv() / "bin" / "prowler"
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            return None
-    return Prowler(path, _interpreter(path))
+    """Prowler: ``$HAINFRA_PROWLER`` (script or virtualenv), then ``PATH``, then the cached virtualenv."""
+    path = find_tool("prowler", ENV)
+    return Prowler(path, _interpreter(path)) if path else None
 
 
 def not_installed() -> str:
