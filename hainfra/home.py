@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hainfra.errors import StateError
+from hainfra.errors import ConfigError, StateError
 
 FOLDER = ".hainfra"
 PROJECT_MARKERS = (".git", "pyproject.toml")
@@ -87,8 +87,6 @@ def find_tool(name: str, env_var: str) -> Path | None:
         ConfigError: ``$env_var`` is set but names no executable (a typo must not silently skip).
     """
     import shutil  # function-local: only the optional scanners need it
-
-    from hainfra.errors import ConfigError
 
     configured = os.environ.get(env_var)
     if configured:
