@@ -12,10 +12,10 @@ import pandas as pd
 
 from hainfra import regions
 from hainfra.config import StackConfig
+from hainfra.engines import functions
+from hainfra.engines.functions import OFFLINE_ACCOUNT, partition
 from hainfra.engines.runtime import Evaluation, Registration, evaluate
-from hainfra.errors import EngineError
 
-OFFLINE_ACCOUNT = "123456789012"
 UNVERIFIED = "unverified"
 
 
@@ -52,7 +52,7 @@ class OfflineRealiser:
         digest = hashlib.sha256(reg.urn.encode()).hexdigest()[:12]
         rid = f"{short_type(reg.type).split('.')[-1].lower()}-{digest}"
         service = reg.type.split(":")[1].split("/")[0]
-        outputs = {"arn": f"arn:aws:{service}:{self.region}:{OFFLINE_ACCOUNT}:{reg.name}",
+        outputs = {"arn": f"arn:{partition(self.region)['partition']}:{service}:{self.region}:{OFFLINE_ACCOUNT}:{reg.name}",
                    "arnSuffix": f"app/{reg.name}/{digest}", "keyId": rid, "allocationId": rid,
                    "dnsName": f"{reg.name}.{self.region}.elb.amazonaws.com"}
         for key in ("name", "bucket"):
@@ -65,18 +65,7 @@ class OfflineRealiser:
         return rid, outputs
 
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
-        answers: dict[str, dict[str, Any]] = {
-            "aws:index/getAvailabilityZones:getAvailabilityZones": {"names": list(offline_zones(self.region))},
-            "aws:index/getCallerIdentity:getCallerIdentity":
-                {"accountId": OFFLINE_ACCOUNT, "arn": f"arn:aws:iam::{OFFLINE_ACCOUNT}:root", "userId": "offline"},
-            "aws:index/getPartition:getPartition": {"partition": "aws", "dnsSuffix": "amazonaws.com"},
-            "aws:ssm/getParameter:getParameter": {"value": "ami-00000000000000000", "name": args.get("name")},
-            "aws:secretsmanager/getRandomPassword:getRandomPassword": {"randomPassword": "<generated-at-deploy>"},
-        }
-        if token not in answers:
-            raise EngineError(f"the offline plan cannot answer provider function {token}; "
-                              "add it to OfflineRealiser.call")
-        return answers[token]
+        return functions.offline_answer(token, args, self.region, offline_zones(self.region))
 
 
 def evaluate_offline(config: StackConfig) -> tuple[Evaluation, OfflineRealiser]:

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from hainfra import redact
 from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
+from hainfra.engines import functions
 from hainfra.engines.base import Engine, OperationResult, Progress, ProgressEvent, change_row, changes_frame
 from hainfra.engines.changes import (
     IMMUTABLE,
@@ -166,31 +166,7 @@ class _Realiser:
         return rid, outputs
 
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
-        return provider_call(self.ctx, token, args)
-
-
-def provider_call(ctx: Ctx, token: str, args: dict[str, Any]) -> dict[str, Any]:
-    """The provider functions the stack calls, answered by the emulator."""
-    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-        zones = ctx.client("ec2").describe_availability_zones(
-            Filters=[{"Name": "state", "Values": [args.get("state", "available")]}])["AvailabilityZones"]
-        return {"names": sorted(z["ZoneName"] for z in zones), "zoneIds": [z["ZoneId"] for z in zones]}
-    if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        ident = ctx.client("sts").get_caller_identity()
-        return {"accountId": ident["Account"], "arn": ident["Arn"], "userId": ident["UserId"]}
-    if token == "aws:index/getPartition:getPartition":
-        return {"partition": "aws-cn" if ctx.region.startswith("cn-") else
-                "aws-us-gov" if ctx.region.startswith("us-gov-") else "aws", "dnsSuffix": "amazonaws.com"}
-    if token == "aws:ssm/getParameter:getParameter":
-        param = ctx.client("ssm").get_parameter(Name=args["name"], WithDecryption=bool(args.get("withDecryption")))
-        return {"name": args["name"], "value": param["Parameter"]["Value"], "type": param["Parameter"]["Type"]}
-    if token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
-        keys = {"passwordLength": "PasswordLength", "excludePunctuation": "ExcludePunctuation"}
-        kwargs = {api: (int(args[k]) if k == "passwordLength" else args[k]) for k, api in keys.items() if k in args}
-        password = ctx.client("secretsmanager").get_random_password(**kwargs)["RandomPassword"]
-        redact.remember(password)  # a generated secret: hidden from every log line from now on
-        return {"randomPassword": password}
-    raise UnsupportedResourceError(f"the sandbox does not implement provider function {token}")
+        return functions.live_answer(self.ctx, token, args)
 
 
 class SandboxEngine(Engine):
