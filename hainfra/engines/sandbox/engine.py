@@ -367,7 +367,7 @@ class SandboxEngine(Engine):
         return dict(state.outputs)
 
     def refresh(self) -> OperationResult:
-        """Drop resources that are gone from the emulator (kinds in ``refresh.CHECKS``) from state."""
+        """Drop resources that are gone from the emulator (kinds in ``refresh.GONE_PROBES``) from state."""
         from hainfra.engines.sandbox import refresh
 
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """Sandbox refresh: which recorded resources are gone from the emulator, so ``up`` recreates them.
 
-Like ``pulumi refresh`` for deleted resources, for the kinds listed in ``CHECKS`` (the ones a drill or an
+Like ``pulumi refresh`` for deleted resources, for the kinds listed in ``GONE_PROBES`` (the ones a drill or an
 operator removes out of band); other kinds are not read, and ``refresh`` says which were checked.
 Changed (not deleted) resources are verify's business, not refresh's.
 """
@@ -32,7 +32,7 @@ def _eip_gone(ctx: Ctx, rid: str) -> bool:
         return True
 
 
-CHECKS: dict[str, Callable[[Ctx, str], bool]] = {
+GONE_PROBES: dict[str, Callable[[Ctx, str], bool]] = {
     "aws:ec2/natGateway:NatGateway": _nat_gone,
     "aws:ec2/eip:Eip": _eip_gone,
 }
@@ -40,5 +40,5 @@ CHECKS: dict[str, Callable[[Ctx, str], bool]] = {
 
 def gone(ctx: Ctx, entry: dict[str, Any]) -> bool:
     """True when a created resource of a checked kind no longer exists."""
-    check = CHECKS.get(entry["type"])
+    check = GONE_PROBES.get(entry["type"])
     return bool(check and entry.get("status") == "created" and check(ctx, entry["id"]))

@@ -155,7 +155,7 @@ def _alarms(ctx: Ctx, c: StackConfig) -> list[str]:
             if _ours(tags_of(cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]), c)]
 
 
-CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str] | Split]] = {
+LISTERS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str] | Split]] = {
     ("ec2", "instances"): _instances,
     ("ec2", "vpcs"): _ec2("describe_vpcs", "Vpcs", "VpcId"),
     ("ec2", "subnets"): _ec2("describe_subnets", "Subnets", "SubnetId"),
@@ -196,7 +196,7 @@ def sweep(ctx: Ctx, config: StackConfig, parallel: int = 8) -> pd.DataFrame:
     """
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-sweep") as pool:
         found = [f if isinstance(f, Split) else Split(f, [])
-                 for f in pool.map(lambda lister: lister(ctx, config), CHECKS.values())]
+                 for f in pool.map(lambda lister: lister(ctx, config), LISTERS.values())]
     return pd.DataFrame([{"service": service, "kind": kind, "remaining": len(f.ours), "names": ", ".join(f.ours),
                           "not_ours": ", ".join(f.not_ours)}
-                         for (service, kind), f in zip(CHECKS, found, strict=True)])
+                         for (service, kind), f in zip(LISTERS, found, strict=True)])
