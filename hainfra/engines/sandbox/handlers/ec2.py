@@ -383,8 +383,9 @@ def create_default_acl(ctx: Ctx, p: Props) -> Created:
     return aid, {"arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:network-acl/{aid}", "vpcId": acl["VpcId"]}
 
 
-def delete_default_acl(ctx: Ctx, rid: str, p: Props) -> None:
-    """Like Pulumi: the default NACL stays with its VPC (rules as they are); only hainfra's tags go."""
+def untag_default(ctx: Ctx, rid: str, p: Props) -> None:
+    """Delete of an adopted default (NACL, security group): like Pulumi, it stays with its VPC (rules as
+    they are); only hainfra's tags go."""
     try:
         ec2(ctx).delete_tags(Resources=[rid], Tags=[{"Key": k} for k in p.get("tags") or {}])
     except ClientError:
@@ -392,7 +393,7 @@ def delete_default_acl(ctx: Ctx, rid: str, p: Props) -> None:
 
 
 register("aws:ec2/defaultNetworkAcl:DefaultNetworkAcl", Handler(
-    create_default_acl, delete_default_acl, update_acl, frozenset({"ingress", "egress"}), tag_ec2))
+    create_default_acl, untag_default, update_acl, frozenset({"ingress", "egress"}), tag_ec2))
 
 
 # --- security groups -------------------------------------------------------------------------
@@ -471,16 +472,8 @@ def create_default_sg(ctx: Ctx, p: Props) -> Created:
     return gid, {"arn": f"arn:aws:ec2:{ctx.region}:{ctx.account_id}:security-group/{gid}", "name": "default"}
 
 
-def delete_default_sg(ctx: Ctx, rid: str, p: Props) -> None:
-    """Like Pulumi: the default group stays with its VPC; only hainfra's tags go."""
-    try:
-        ec2(ctx).delete_tags(Resources=[rid], Tags=[{"Key": k} for k in p.get("tags") or {}])
-    except ClientError:
-        pass
-
-
 register("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", Handler(
-    create_default_sg, delete_default_sg, update_sg, frozenset({"ingress", "egress"}), tag_ec2))
+    create_default_sg, untag_default, update_sg, frozenset({"ingress", "egress"}), tag_ec2))
 
 
 # --- flow logs ----------------------------------------------------------------------------------
