@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hainfra.drill import Drill, scenario
+from hainfra.drill import SCENARIOS, Drill, scenario  # SCENARIOS: the registry this module fills
 
 NAT_CHECKS = ["network.nat-per-az", "network.private-routes"]
 GONE = ("deleting", "deleted", "failed")
@@ -110,3 +110,5 @@ def nat(d: Drill) -> str:
     ok, found = _verify(d)
     d.mark("verify passes", ok, found)
     return f"{victim} replaced by {converged.outputs['nat_gateway_ids'][0]}" if ok else "verify still fails after up"
+
+__all__ = ["SCENARIOS"]

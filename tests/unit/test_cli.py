@@ -159,3 +159,112 @@ def test_progress_into_a_closed_pipe_never_interrupts_the_operation(monkeypatch:
     monkeypatch.setattr(cli, "_silence_stdout", lambda: silenced.append(True))
     cli.say("  [deploy 7/12] result = rb.deploy(config, policy_override)")  # must not raise
     assert silenced == [True]
+
+
+# --- choices come from the registries; exit codes the README promises --------------------------------
+def test_choices_are_the_registries_and_load_only_when_used(monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    import subprocess
+    import sys
+
+    from hainfra.config import ENGINES
+    from hainfra.drill import SCENARIOS
+    from hainfra.runbook.runner import STAGES
+
+    assert tuple(cli.STAGES) == tuple(STAGES) and tuple(cli.ENGINES) == ENGINES
+    assert set(cli.SCENARIOS) == set(SCENARIOS) == {"instance", "nat", "az"}
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "deploy-everything", "--stack", "s"])
+    assert info.value.code == 2 and "choose from 'configure', 'deploy', 'verify', 'drill'" in capsys.readouterr().err
+    for argv in (["drill", "--stack", "s", "--scenario", "meteor"], ["runbook", "--stack", "s", "--drill", "meteor"],
+                 ["up", "--stack", "s", "--engine", "terraform"]):
+        with pytest.raises(SystemExit) as info:
+            cli.build_parser().parse_args(argv)
+        assert info.value.code == 2, argv
+    # parsing a command that does not use the scenario option never imports the drill (pulumi_aws: start-up time)
+    probe = ("import sys, hainfra.cli as c; c.build_parser().parse_args(['run', 'verify', '--stack', 's']); "
+             "print('hainfra.drill' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(README.parent)}).stdout.strip() == "False"
+
+
+def test_the_engine_registry_and_the_config_agree() -> None:
+    """config validates engine names before any engine module loads; the factories must cover exactly those."""
+    from hainfra import engines
+    from hainfra.config import ENGINES
+
+    assert set(engines.ENGINES) == set(ENGINES)
+
+
+def test_ctrl_c_in_any_command_exits_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_plan", interrupted)
+    assert cli.main(["plan", "--stack", "s"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_an_unexpected_error_exits_3_with_the_traceback_in_the_log(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    from hainfra.home import home
+
+    def boom(args: object) -> int:
+        raise ZeroDivisionError("nobody expected this")
+
+    monkeypatch.setattr(cli, "cmd_plan", boom)
+    assert cli.main(["plan", "--stack", "s"]) == 3
+    err = capsys.readouterr().err
+    assert f"unexpected error: ZeroDivisionError: nobody expected this (traceback in {home() / 'hainfra.log'})" in err
+    assert 'in boom\n    raise ZeroDivisionError("nobody expected this")' in (home() / "hainfra.log").read_text()
+
+
+@pytest.fixture
+def mandatory_violation(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A mandatory rule that flags every VPC: the real gate and `hainfra policy` see a violation."""
+    from hainfra.policy import rules
+
+    def every_vpc(g: object, c: object) -> object:
+        for vpc in g.of("ec2/vpc:Vpc"):  # type: ignore[attr-defined]
+            yield vpc, "VPC flagged by the test rule"
+
+    monkeypatch.setitem(rules.RULES, "test-every-vpc", rules.Rule("test-every-vpc", "high", True, "remove the VPC",
+                                                                  "", every_vpc))
+    return "test-every-vpc"
+
+
+def test_policy_exits_1_on_a_mandatory_finding(mandatory_violation: str, capsys: pytest.CaptureFixture) -> None:
+    assert cli.main(["policy", "--stack", "pol1"]) == 1
+    out = capsys.readouterr().out
+    assert mandatory_violation in out and "VPC flagged by the test rule" in out
+
+
+class _Engine:
+    """Stands in for the engine behind the real gate: records whether ``up`` ran."""
+
+    name, emulated = "sandbox", True
+
+    def __init__(self, config: object) -> None:
+        self.config, self.ups = config, 0
+
+    def up(self) -> object:
+        self.ups += 1
+        return type("Result", (), {"describe": lambda self: "1 created", "outputs": {}, "policy_override": ""})()
+
+
+def test_up_is_refused_by_the_gate_unless_skip_policy_names_a_reason(
+        mandatory_violation: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from hainfra import audit
+
+    engines: list[_Engine] = []
+    monkeypatch.setattr(cli, "_engine", lambda args, config=None: engines.append(_Engine(config)) or engines[-1])
+    archive = tmp_path / "archive"
+    assert cli.main(["up", "--stack", "gated", "--archive", str(archive)]) == 1
+    err = capsys.readouterr().err
+    assert "policy gate refused stack 'gated'" in err and "nothing was created" in err and mandatory_violation in err
+    assert engines[-1].ups == 0
+    assert cli.main(["up", "--stack", "gated", "--archive", str(archive), "--skip-policy", "CHG-42 accepted"]) == 0
+    assert engines[-1].ups == 1
+    runs = audit.runs(archive)
+    assert list(zip(runs["outcome"], runs["policy_override"], strict=True)) == [("failed", ""),
+                                                                                ("success", "CHG-42 accepted")]
