@@ -48,7 +48,10 @@ def test_one_policy_per_rule_with_enforcement() -> None:
 def test_vpc_without_flow_log_reported_with_its_urn_and_fixed_twin_passes() -> None:
     vpc = resource("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16"})
     reported = run([vpc])
-    assert reported["hainfra-vpc-flow-logs"] == [(reported["hainfra-vpc-flow-logs"][0][0], vpc.urn)]
+    assert reported["hainfra-vpc-flow-logs"] == [
+        ("VPC has no flow log capturing ALL traffic. Fix: " + RULES["vpc-flow-logs"].fix, vpc.urn)]
+    rejected = resource("aws:ec2/flowLog:FlowLog", "flow", {"vpcId": "vpc-123", "trafficType": "REJECT"}, vpcId=vpc)
+    assert "hainfra-vpc-flow-logs" in run([vpc, rejected])  # a log of rejected traffic only is not enough
     flow = resource("aws:ec2/flowLog:FlowLog", "flow", {"vpcId": "vpc-123", "trafficType": "ALL"}, vpcId=vpc)
     assert "hainfra-vpc-flow-logs" not in run([vpc, flow])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -126,16 +127,22 @@ def test_sources_precedence(tmp_path: Path) -> None:
 
 
 def test_cli_strings_are_coerced_but_typed_values_are_strict() -> None:
-    assert StackConfig.load({"az_count": "4", "extra_tags": "{Team: ops}"}).extra_tags == {"Team": "ops"}
+    """``-p az_count 4`` arrives as a string and is read as YAML; a typed value of the wrong type is refused."""
+    config = StackConfig.load({"az_count": "4", "extra_tags": "{Team: ops}"})
+    assert (config.az_count, config.extra_tags) == (4, {"Team": "ops"})
+    for value, got in ((4.0, "float"), (True, "bool"), ("four", "str")):
+        with pytest.raises(ConfigError, match=f"az_count={value!r}: must be int, got {got}"):
+            StackConfig.load({"az_count": value})
 
 
 def test_bad_file_named(tmp_path: Path) -> None:
     file = tmp_path / "bad.yaml"
     file.write_text("- a list\n")
-    with pytest.raises(ConfigError, match="mapping"):
+    with pytest.raises(ConfigError, match=f"{re.escape(str(file))}.*mapping"):
         StackConfig.load(file=file)
-    with pytest.raises(ConfigError, match="no such file"):
-        StackConfig.load(file=tmp_path / "missing.yaml")
+    missing = tmp_path / "missing.yaml"
+    with pytest.raises(ConfigError, match=f"{re.escape(str(missing))}.*no such file"):
+        StackConfig.load(file=missing)
 
 
 def test_config_is_frozen() -> None:
