@@ -157,7 +157,8 @@ def test_teardown_of_a_real_stack_needs_confirmation(tmp_path: Path) -> None:
     assert record["failing_cell"]["ename"] == "ConfigError" and "confirm" in record["failing_cell"]["evalue"]
 
 
-def test_whole_run_timeout_stops_before_the_next_stage(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_spent_timeout_runs_no_stage_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The CLI end of the timeout; stopping *between* stages is tests/unit/test_readme_claims.py's."""
     assert cli.main(["runbook", "--stack", "late", "--archive", str(tmp_path / "a"), "--timeout", "0"]) == 1
     out = capsys.readouterr().out
     assert "configure timeout" in out and "Outcome: FAILED" in out
