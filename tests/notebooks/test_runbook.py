@@ -37,7 +37,7 @@ def test_whole_runbook_on_the_sandbox(tmp_path: Path) -> None:
     assert record["parameters"]["params"]["pulumi_config_passphrase"] == SECRET_FROM_ENV
     assert set(record["files"]) == {"02-deploy.ipynb", "02-deploy.html"}
 
-    # The canary and the stack's generated secret appear nowhere in the archive.
+    # The canary appears nowhere in the archive (the stack's own secrets: tests/sandbox/test_archive_redaction.py).
     everything = b"".join(p.read_bytes() for p in archive.rglob("*") if p.is_file())
     assert CANARY.encode() not in everything
     assert everything.count(SECRET_FROM_ENV.encode()) >= 4  # one injected cell per stage
