@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +25,7 @@ from hainfra.engines.sandbox.emulator import Emulator
 from hainfra.engines.sandbox.handlers import REGISTRY
 from hainfra.engines.sandbox.state import State, stack_lock
 from hainfra.engines.sandbox.sweep import sweep
-from hainfra.errors import EmulatorError, StackLockedError, UnsupportedResourceError
+from hainfra.errors import EmulatorError, LeftoverError, StackLockedError, UnsupportedResourceError
 from hainfra.stack import OUTPUTS
 
 pytestmark = pytest.mark.slow
@@ -152,23 +154,45 @@ def test_sigkill_mid_up_then_converge_and_destroy(make_config: Callable[..., Sta
     env = {**os.environ, "HAINFRA_HOME": str(hainfra_home)}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)
     state_file = hainfra_home / "stacks" / config.stack / "state.json"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if state_file.exists() and len(json.loads(state_file.read_text() or "{}").get("resources", {})) >= 25:
+    deadline, entries = time.monotonic() + 120, {}
+    while time.monotonic() < deadline:  # freeze it, look, and kill only with a create in flight
+        proc.send_signal(signal.SIGSTOP)
+        entries = json.loads(state_file.read_text() or "{}").get("resources", {}) if state_file.exists() else {}
+        if len(entries) >= 25 and any(e["status"] == "pending" for e in entries.values()):
             break
+        proc.send_signal(signal.SIGCONT)
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     partial = State.for_stack(config.stack)
+    pending = [e["urn"] for e in partial.resources.values() if e["status"] == "pending"]
+    assert pending, "killed with a create in flight"
     assert 25 <= len(partial.resources) < 74, "killed in the middle"
 
     result = get_engine("sandbox", config).up()
     assert "create" in result.summary
     state = State.for_stack(config.stack)
     assert all(r["status"] == "created" for r in state.resources.values())
+    assert set(pending) <= set(state.resources), "each half-made resource was converged, none forgotten"
     assert get_engine("sandbox", config).up().no_changes
 
     get_engine("sandbox", config).destroy()  # raises LeftoverError if anything half-made survived
+    assert left(config) == 0
+
+
+def test_destroy_that_leaves_a_resource_behind_raises_leftover_error(
+        make_config: Callable[..., StackConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sweep after destroy is the proof: a delete that silently does nothing is caught and named."""
+    config = make_config()
+    topic_arn = get_engine("sandbox", config).up().outputs["alarm_topic_arn"]
+    token = "aws:sns/topic:Topic"
+    monkeypatch.setitem(REGISTRY, token, dataclasses.replace(REGISTRY[token], delete=lambda ctx, rid, p: None))
+    with pytest.raises(LeftoverError, match=f"still holds resources of stack '{config.stack}': "
+                                            f"sns topics: {re.escape(topic_arn)}"):
+        get_engine("sandbox", config).destroy()
+    assert left(config) == 1
+    monkeypatch.undo()
+    Ctx(config.aws_endpoint_url, config.region).client("sns").delete_topic(TopicArn=topic_arn)
     assert left(config) == 0
 
 
