@@ -12,10 +12,11 @@ loop and a reset root stack: two evaluations in one process never see each other
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -134,43 +135,15 @@ def evaluate(
     mocks = _Mocks(realiser)
     result: dict[str, Any] = {}
 
-    worker_loops: list[asyncio.AbstractEventLoop] = []
-
-    def worker_init() -> None:
-        # The mock monitor needs a loop on each worker thread; own them so they are closed.
-        worker_loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(worker_loop)
-        worker_loops.append(worker_loop)
-
     def run() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        executor = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-res", initializer=worker_init)
-        loop.set_default_executor(executor)
         try:
-            pulumi_settings.reset_options(project=project, stack=stack, preview=preview)
-            monitor = _Monitor(mocks)
-            mocks.monitor = monitor
-            pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor,
-                                   logger=log)
-
-            async def body() -> None:
-                declared = program()
-                result["outputs"] = await pulumi.Output.from_input(declared or {}).future()
-
-            loop.run_until_complete(run_pulumi_func(body))
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
-            result["error"] = exc
+            with _private_loop(parallel) as loop:
+                try:
+                    _run_program(loop, program, mocks, result, project=project, stack=stack, preview=preview)
+                except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                    result["error"] = exc
         finally:
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
-            loop.run_until_complete(asyncio.sleep(0))
-            executor.shutdown(wait=True)
-            for worker_loop in worker_loops:
-                worker_loop.close()
-            asyncio.set_event_loop(None)
-            loop.close()
-            pulumi_settings.reset_options()
+            pulumi_settings.reset_options()  # last: cancelled tasks may still read the settings while closing
 
     thread = threading.Thread(target=run, name=f"hainfra-eval-{stack}")
     thread.start()
@@ -180,6 +153,50 @@ def evaluate(
     if "error" in result:
         raise result["error"]
     return Evaluation(sorted(mocks.registrations, key=lambda r: r.order), result.get("outputs") or {})
+
+
+@contextlib.contextmanager
+def _private_loop(parallel: int) -> Iterator[asyncio.AbstractEventLoop]:
+    """A new event loop for this thread, its executor's threads each with their own loop (the mock monitor
+    needs one); on the way out every task is cancelled and every loop closed, so nothing leaks into the
+    next evaluation."""
+    worker_loops: list[asyncio.AbstractEventLoop] = []
+
+    def worker_init() -> None:
+        worker_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(worker_loop)
+        worker_loops.append(worker_loop)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    executor = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-res", initializer=worker_init)
+    loop.set_default_executor(executor)
+    try:
+        yield loop
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.run_until_complete(asyncio.sleep(0))
+        executor.shutdown(wait=True)
+        for worker_loop in worker_loops:
+            worker_loop.close()
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def _run_program(loop: asyncio.AbstractEventLoop, program: Callable[[], Any], mocks: _Mocks, result: dict[str, Any],
+                 *, project: str, stack: str, preview: bool) -> None:
+    """Point Pulumi's process-global settings at ``mocks`` and run ``program``; its outputs land in ``result``."""
+    pulumi_settings.reset_options(project=project, stack=stack, preview=preview)
+    monitor = _Monitor(mocks)
+    mocks.monitor = monitor
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=log)
+
+    async def body() -> None:
+        declared = program()
+        result["outputs"] = await pulumi.Output.from_input(declared or {}).future()
+
+    loop.run_until_complete(run_pulumi_func(body))
 
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
