@@ -311,7 +311,24 @@ def known_regions() -> frozenset[str]:
 
 
 def validate(c: StackConfig) -> list[tuple[str, object, str]]:
-    """Every rule the configuration must satisfy; an empty list means valid."""
+    """Every rule the configuration must satisfy, section by section; an empty list means valid."""
+    p = _validate_names(c) + _validate_cidr(c) + _validate_capacity(c) + _validate_retention(c)
+    p += _validate_tags(c.extra_tags)
+    for item in c.allow_replace:
+        if item not in ALLOW_REPLACE:
+            p.append(("allow_replace", item, f"use a list of {', '.join(ALLOW_REPLACE)}"))
+    p += _validate_secrets(c)
+    if c.alarm_email and not _EMAIL.match(c.alarm_email):
+        p.append(("alarm_email", c.alarm_email, "use an e-mail address such as ops@example.com, or leave empty"))
+    if c.certificate_arn and not _CERT_ARN.match(c.certificate_arn):
+        p.append(("certificate_arn", c.certificate_arn,
+                  "use an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/UUID), or leave empty"))
+    p += _validate_engine(c) + _validate_audit(c)
+    return p
+
+
+def _validate_names(c: StackConfig) -> list[tuple[str, object, str]]:
+    """Names, environment and placement: what every resource name and the AZ plan derive from."""
     p: list[tuple[str, object, str]] = []
     if not _STACK.match(c.stack):
         p.append(("stack", c.stack, "use 1-40 letters, digits, '-', '_' or '.', starting with a letter or digit"))
@@ -330,7 +347,12 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
     elif (zones := regions.zones(c.region)) is not None and c.az_count > len(zones):
         p.append(("az_count", c.az_count, f"region {c.region} has {len(zones)} AZs ({', '.join(zones)}); "
                                           f"lower az_count or choose another region"))
-    p += _validate_cidr(c)
+    return p
+
+
+def _validate_capacity(c: StackConfig) -> list[tuple[str, object, str]]:
+    """NAT strategy, instance type and group size: the HA switches."""
+    p: list[tuple[str, object, str]] = []
     if c.nat_strategy not in NAT_STRATEGIES:
         p.append(("nat_strategy", c.nat_strategy, f"use one of {', '.join(NAT_STRATEGIES)}"))
     elif c.nat_strategy == "single" and c.is_prod:
@@ -346,6 +368,12 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
         p.append(("asg_max", c.asg_max, "need at least 1 instance"))
     if c.is_prod and c.asg_min < c.az_count:
         p.append(("asg_min", c.asg_min, f"prod needs at least one instance per AZ: set asg_min >= az_count ({c.az_count})"))
+    return p
+
+
+def _validate_retention(c: StackConfig) -> list[tuple[str, object, str]]:
+    """Log retention and the backup lifecycle, in the order S3 enforces."""
+    p: list[tuple[str, object, str]] = []
     if c.log_retention_days is not None and c.log_retention_days not in LOG_RETENTION_DAYS:
         p.append(("log_retention_days", c.log_retention_days,
                   f"use a CloudWatch retention value: {', '.join(map(str, LOG_RETENTION_DAYS))}"))
@@ -358,16 +386,12 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
         p.append(("backup_expire_days", c.backup_expire_days, f"use at most {MAX_LIFECYCLE_DAYS} days (100 years)"))
     if not 1 <= c.abort_upload_days <= 365:
         p.append(("abort_upload_days", c.abort_upload_days, "use 1 to 365 days"))
-    p += _validate_tags(c.extra_tags)
-    for item in c.allow_replace:
-        if item not in ALLOW_REPLACE:
-            p.append(("allow_replace", item, f"use a list of {', '.join(ALLOW_REPLACE)}"))
-    p += _validate_secrets(c)
-    if c.alarm_email and not _EMAIL.match(c.alarm_email):
-        p.append(("alarm_email", c.alarm_email, "use an e-mail address such as ops@example.com, or leave empty"))
-    if c.certificate_arn and not _CERT_ARN.match(c.certificate_arn):
-        p.append(("certificate_arn", c.certificate_arn,
-                  "use an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/UUID), or leave empty"))
+    return p
+
+
+def _validate_engine(c: StackConfig) -> list[tuple[str, object, str]]:
+    """The engine and where it keeps state and secrets."""
+    p: list[tuple[str, object, str]] = []
     if c.engine not in ENGINES:
         p.append(("engine", c.engine, f"use one of {', '.join(ENGINES)}"))
     if c.pulumi_backend_url and not re.match(r"^(file|s3|gs|azblob|https?)://", c.pulumi_backend_url):
@@ -379,9 +403,7 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
                   "use passphrase or a provider URL such as awskms://alias/pulumi?region=us-east-1"))
     if c.aws_endpoint_url and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", c.aws_endpoint_url):
         p.append(("aws_endpoint_url", c.aws_endpoint_url, "use a URL such as http://127.0.0.1:5000"))
-    p += _validate_audit(c)
     return p
-
 
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
