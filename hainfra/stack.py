@@ -89,21 +89,25 @@ def program(config: StackConfig) -> dict[str, Any]:
     partition = aws.get_partition().partition
     c = config
 
-    keys = Keys("keys", KeysArgs(c, identity.account_id, partition))
-    network = Network("network", NetworkArgs(c, azs, keys.key.arn, identity.account_id, partition))
-    storage = Storage("storage", StorageArgs(c, keys.key.arn, identity.account_id, partition))
-    secrets = Secrets("secrets", SecretsArgs(c, keys.key.arn, storage.bucket.bucket))
-    observability = Observability("observability", ObservabilityArgs(c, keys.key.arn, storage.bucket.bucket,
-                                                                          identity.account_id))
+    keys = Keys("keys", KeysArgs(config=c, account_id=identity.account_id, partition=partition))
+    network = Network("network", NetworkArgs(config=c, azs=azs, key_arn=keys.key.arn, account_id=identity.account_id,
+                                             partition=partition))
+    storage = Storage("storage", StorageArgs(config=c, key_arn=keys.key.arn, account_id=identity.account_id,
+                                             partition=partition))
+    secrets = Secrets("secrets", SecretsArgs(config=c, key_arn=keys.key.arn, bucket_name=storage.bucket.bucket))
+    observability = Observability("observability", ObservabilityArgs(
+        config=c, key_arn=keys.key.arn, bucket_name=storage.bucket.bucket, account_id=identity.account_id))
     ssm_path = naming.ssm_path(c)
     ssm_path_arn = f"arn:{partition}:ssm:{c.region}:{identity.account_id}:parameter{ssm_path}"
     instance = InstanceIdentity("identity", IdentityArgs(
-        c, ssm_path_arn, secrets.secret.arn, keys.key.arn, storage.bucket.arn, observability.app_log_group.arn))
+        config=c, ssm_path_arn=ssm_path_arn, secret_arn=secrets.secret.arn, key_arn=keys.key.arn,
+        bucket_arn=storage.bucket.arn, log_group_arn=observability.app_log_group.arn))
     compute = Compute("compute", ComputeArgs(
-        c, network.vpc.id, [s.id for s in network.subnets["public"]], [s.id for s in network.subnets["private"]],
-        instance.profile.arn, keys.key.arn, storage.log_bucket.bucket, storage.log_policy))
-    Alarms("alarms", AlarmsArgs(c, observability.topic.arn, compute.alb.arn_suffix,
-                                compute.target_group.arn_suffix, compute.asg.name))
+        config=c, vpc_id=network.vpc.id, public_subnet_ids=[s.id for s in network.subnets["public"]],
+        private_subnet_ids=[s.id for s in network.subnets["private"]], instance_profile_arn=instance.profile.arn,
+        key_arn=keys.key.arn, log_bucket=storage.log_bucket.bucket, log_bucket_policy=storage.log_policy))
+    Alarms("alarms", AlarmsArgs(config=c, topic_arn=observability.topic.arn, alb_suffix=compute.alb.arn_suffix,
+                                target_group_suffix=compute.target_group.arn_suffix, asg_name=compute.asg.name))
 
     outputs: dict[str, Any] = {
         "stack": c.stack,
@@ -133,6 +137,11 @@ def program(config: StackConfig) -> dict[str, Any]:
         "asg_name": compute.asg.name,
         "launch_template_id": compute.launch_template.id,
     }
+    return export(outputs)
+
+
+def export(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Export the documented outputs (for the Pulumi engine), refusing any the README's table lacks."""
     if set(outputs) != set(OUTPUTS):  # OUTPUTS is the README's and the notebooks' table of outputs
         raise EngineError(f"hainfra.stack.OUTPUTS does not match the program's outputs: undocumented "
                           f"{sorted(set(outputs) - set(OUTPUTS))}, never exported {sorted(set(OUTPUTS) - set(outputs))}")

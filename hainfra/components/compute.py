@@ -21,7 +21,7 @@ dnf install -y nginx && systemctl enable --now nginx
 """
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ComputeArgs:
     config: StackConfig
     vpc_id: pulumi.Input[str]

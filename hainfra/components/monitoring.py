@@ -13,7 +13,7 @@ from hainfra.components import document
 from hainfra.config import StackConfig
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ObservabilityArgs:
     config: StackConfig
     key_arn: pulumi.Input[str]
@@ -58,7 +58,7 @@ class Observability(pulumi.ComponentResource):
         self.register_outputs({"app_log_group": self.app_log_group.name, "topic_arn": self.topic.arn})
 
 
-@dataclass
+@dataclass(kw_only=True)
 class AlarmsArgs:
     config: StackConfig
     topic_arn: pulumi.Input[str]

@@ -50,7 +50,7 @@ def nacl_rules(tier: str, vpc_cidr: str) -> tuple[list[dict], list[dict]]:
     return ingress, egress
 
 
-@dataclass
+@dataclass(kw_only=True)
 class NetworkArgs:
     config: StackConfig
     azs: Sequence[str]

@@ -11,7 +11,7 @@ from hainfra import naming
 from hainfra.config import StackConfig
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SecretsArgs:
     config: StackConfig
     key_arn: pulumi.Input[str]

@@ -12,7 +12,7 @@ from hainfra.components import document
 from hainfra.config import StackConfig
 
 
-@dataclass
+@dataclass(kw_only=True)
 class KeysArgs:
     config: StackConfig
     account_id: str
@@ -43,7 +43,7 @@ class Keys(pulumi.ComponentResource):
         self.register_outputs({"key_arn": self.key.arn})
 
 
-@dataclass
+@dataclass(kw_only=True)
 class IdentityArgs:
     config: StackConfig
     ssm_path_arn: pulumi.Input[str]

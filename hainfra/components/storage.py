@@ -15,7 +15,7 @@ from hainfra.config import StackConfig
 LOG_NONCURRENT_DAYS = 30
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StorageArgs:
     config: StackConfig
     key_arn: pulumi.Input[str]

@@ -239,3 +239,17 @@ def test_log_bucket_is_sse_s3_and_receives_the_backup_buckets_access_logs() -> N
     assert g.ref(logging.inputs["bucket"]).inputs["bucket"] == naming.bucket_name(config, OFFLINE_ACCOUNT)
     policy = json.loads(kinds["BucketPolicy"]["policy"])
     assert documents.unscoped_service_statements(policy) == []
+
+
+def test_component_args_are_keyword_only() -> None:
+    """Five ARN-like strings in a row are easy to swap unseen: every component's Args takes keywords only."""
+    import dataclasses
+
+    from hainfra.components import compute, monitoring, network, secrets, security, storage
+
+    args = [cls for module in (compute, monitoring, network, secrets, security, storage)
+            for name, cls in vars(module).items() if name.endswith("Args") and dataclasses.is_dataclass(cls)]
+    assert len(args) == 8, args
+    assert [a.__name__ for a in args if not all(f.kw_only for f in dataclasses.fields(a))] == []
+    with pytest.raises(TypeError):
+        security.IdentityArgs(StackConfig.load({}), "ssm", "secret", "key", "bucket", "log")  # type: ignore[misc]
