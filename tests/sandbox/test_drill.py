@@ -158,4 +158,6 @@ def test_cli_drill_prints_timings_and_exits_by_verdict(stack: Stack, monkeypatch
     assert "replaced and healthy" in out and "drill instance on drill: passed" in out
     with stack.frozen():
         assert cli.main([*argv, "--bound", "2"]) == 1
-    assert cli.main([*argv[:3], "--scenario", "meteor"]) == 2
+    with pytest.raises(SystemExit) as info:  # the parser's choices are drill.SCENARIOS: exit 2, naming them
+        cli.main([*argv[:3], "--scenario", "meteor"])
+    assert info.value.code == 2 and "choose from 'instance'" in capsys.readouterr().err
