@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from hainfra import naming
 from hainfra.components.compute import Compute, ComputeArgs
+from hainfra.components.edge import Firewall, FirewallArgs
 from hainfra.components.monitoring import Alarms, AlarmsArgs, Observability, ObservabilityArgs
 from hainfra.components.network import Network, NetworkArgs
 from hainfra.components.secrets import Secrets, SecretsArgs
@@ -102,6 +103,8 @@ def program(config: StackConfig) -> dict[str, Any]:
     compute = Compute("compute", ComputeArgs(
         c, network.vpc.id, [s.id for s in network.subnets["public"]], [s.id for s in network.subnets["private"]],
         instance.profile.arn, keys.key.arn, storage.log_bucket.bucket, storage.log_policy))
+    if c.waf_enabled:
+        Firewall("firewall", FirewallArgs(c, compute.alb.arn, keys.key.arn, identity.account_id, partition))
     Alarms("alarms", AlarmsArgs(c, observability.topic.arn, compute.alb.arn_suffix,
                                 compute.target_group.arn_suffix, compute.asg.name))
 
