@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 
 from hainfra import documents, naming
 from hainfra.aws import as_list, policy_doc
-from hainfra.components.network import HTTPS, INTERFACE_SERVICES
+from hainfra.cidr import HTTPS
+from hainfra.components.network import INTERFACE_SERVICES
 from hainfra.config import PROD_LOG_RETENTION_DAYS, RESOURCE_TYPE_TAG
 from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
 
