@@ -104,7 +104,7 @@ def test_removing_the_waf_association_fails_verify_naming_it(stack: Deployed) ->
         failed = _failed(stack.verify())
     finally:
         waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=stack.outputs["alb_arn"])
-    assert list(zip(failed["check"], failed["resource"])) == [("edge.waf-attached", "WAF association")], failed
+    assert list(zip(failed["check"], failed["resource"], strict=True)) == [("edge.waf-attached", "WAF association")], failed
     assert "no web ACL on the ALB" in failed.iloc[0]["found"]
 
 
@@ -119,7 +119,7 @@ def test_removing_the_https_listener_fails_verify_naming_it(stack: Deployed) -> 
         elb.create_listener(LoadBalancerArn=stack.outputs["alb_arn"], Protocol="HTTPS", Port=443,
                             Certificates=listener["Certificates"], SslPolicy=listener["SslPolicy"],
                             DefaultActions=listener["DefaultActions"])
-    assert list(zip(failed["check"], failed["resource"])) == [("edge.https-only", "HTTPS listener")], failed
+    assert list(zip(failed["check"], failed["resource"], strict=True)) == [("edge.https-only", "HTTPS listener")], failed
     assert "no listener on 443" in failed.iloc[0]["found"]
 
 
@@ -133,7 +133,7 @@ def test_http_listener_serving_traffic_fails_verify(stack: Deployed) -> None:
         failed = _failed(stack.verify())
     finally:
         elb.modify_listener(ListenerArn=http["ListenerArn"], DefaultActions=http["DefaultActions"])
-    assert list(zip(failed["check"], failed["resource"])) == [("edge.https-only", "HTTP listener")], failed
+    assert list(zip(failed["check"], failed["resource"], strict=True)) == [("edge.https-only", "HTTP listener")], failed
 
 
 def test_widened_endpoint_policy_fails_verify(stack: Deployed) -> None:
