@@ -15,8 +15,10 @@ from hainfra.components.edge import sandbox_certificate
 from hainfra.config import StackConfig
 
 APP_PORT = HTTP
-# TLS 1.3 and 1.2 only (Security Hub ELB.17, checkov CKV_AWS_103).
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# TLS 1.3 and 1.2 only (Security Hub ELB.17, checkov CKV_AWS_103), FIPS-validated ciphers and the hybrid
+# post-quantum key exchange (ML-KEM + ECDHE; clients without it fall back to ECDHE): what auditors now ask for
+# (Prowler elbv2_listener_fips_tls_enabled, elbv2_listener_pqc_tls_enabled).
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09"
 # Amazon Linux 2023 via the public SSM parameter: no AMI id hard-coded per region.
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 

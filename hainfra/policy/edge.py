@@ -24,7 +24,7 @@ def _public_albs(g: Graph) -> list[Resource]:
 
 
 @rule("alb-https", "high", "add an aws.lb.Listener(port=443, protocol='HTTPS', certificate_arn=..., ssl_policy="
-      "'ELBSecurityPolicy-TLS13-1-2-2021-06') and make port 80 redirect to it (hainfra: set certificate_arn)",
+      "'ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09') and make port 80 redirect to it (hainfra: set certificate_arn)",
       "SecurityHub ELB.1, CKV_AWS_2, CKV_AWS_103, Prowler elbv2_ssl_listeners", prod_only_mandatory=True)
 def alb_https(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     """An internet-facing ALB serves HTTPS with a certificate; plain HTTP stays only as a redirect."""

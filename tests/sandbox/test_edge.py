@@ -86,6 +86,14 @@ def test_prod_deploys_https_waf_and_mixed_instances_and_verify_passes(stack: Dep
     assert [o["InstanceType"] for o in group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]] == TYPES
 
 
+def test_whole_verify_passes_on_the_mixed_instances_prod_stack(stack: Deployed) -> None:
+    """Every check, including the instance → SSM → S3 → CloudWatch flow through a mixed-instances group."""
+    results = verify.run(stack.config, engine=stack.engine, wait_seconds=2)
+    assert _failed(results).empty, _failed(results).to_string()
+    assert set(results[results["check"] == "dataflow.instance-to-s3"]["status"]) == {"pass"}, \
+        results[results["check"] == "dataflow.instance-to-s3"].to_string()
+
+
 def test_certificate_key_never_in_state_and_rerun_changes_nothing(stack: Deployed) -> None:
     text = State.for_stack(stack.config.stack).path.read_text()
     assert "aws:acm/certificate:Certificate" in text and "PRIVATE KEY" not in text
