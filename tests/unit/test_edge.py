@@ -164,3 +164,11 @@ def test_every_endpoint_has_an_account_only_policy() -> None:
         assert (len(s3_only) == 1) is e.inputs["serviceName"].endswith(".s3")
         for st in s3_only:
             assert st["Action"] == "s3:GetObject" and st["Resource"] == "arn:aws:s3:::al2023-repos-us-east-1-de612dc2/*"
+
+
+def test_two_stacks_side_by_side_never_share_an_edge_name() -> None:
+    """Web ACL names are unique per region and scope, log groups per account: each stack has its own."""
+    a, b = (StackConfig.load({**PROD, "stack": s}, env={}) for s in ("blue", "green"))
+    for kind in ("waf", "waf-logs-policy", "cert"):
+        assert naming.name(a, kind) != naming.name(b, kind)
+    assert naming.log_group_name(a, naming.WAF_LOG_KIND) != naming.log_group_name(b, naming.WAF_LOG_KIND)
