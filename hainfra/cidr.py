@@ -16,6 +16,12 @@ SUBNET_PREFIX_STEP = 4  # 16 slots: public 0-5, private 8-13, 6-7 and 14-15 spar
 PRIVATE_SLOT_OFFSET = 8
 TIERS = ("public", "private")
 
+# Addresses and ports the components, the gate and verify all name: spelled once, here.
+ANYWHERE = "0.0.0.0/0"
+WORLD = (ANYWHERE, "::/0")  # "open to the internet" in either address family
+ADMIN_PORTS = (22, 3389)  # SSH and RDP: never reachable from the internet (instances are reached by SSM)
+HTTP, HTTPS = 80, 443
+
 
 @dataclass(frozen=True)
 class SubnetPlan:

@@ -88,7 +88,15 @@ class StackConfig:
                                                     "and Logs (instances keep SSM and logs without a NAT); default on "
                                                     "in prod, off elsewhere (each costs per AZ-hour).")
     alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
-    certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
+    certificate_arn: str = _param("", "ACM certificate ARN: HTTPS listener, HTTP redirects to it. Required in prod "
+                                      "on AWS (prod serves HTTPS only); in the sandbox prod imports a self-signed one.")
+    # --- edge and instances (issue 19) ---------------------------------------------------------------
+    waf: bool | None = _param(None, "WAFv2 web ACL on the ALB with AWS managed rule groups (common rule set, known bad "
+                                    "inputs, IP reputation), logging to CloudWatch; default on in prod, off elsewhere "
+                                    "(AWS bills each web ACL and rule monthly).")
+    instance_types: list = _param([], "Instance types of the application tier in order of preference; two or more give "
+                                      "the Auto Scaling group a mixed-instances policy (all on-demand). Empty: "
+                                      "[instance_type]. When set it wins over instance_type.")
     engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")
     aws_endpoint_url: str = _param("", "AWS endpoint of an emulator (sandbox: a running `hainfra sandbox serve`).")
     pulumi_backend_url: str = _param("", "pulumi engine state backend (file://, s3://, https://api.pulumi.com); "
@@ -128,6 +136,31 @@ class StackConfig:
         if self.log_retention_days is not None:
             return self.log_retention_days
         return PROD_LOG_RETENTION_DAYS if self.is_prod else 30
+
+    @property
+    def waf_enabled(self) -> bool:
+        """Whether the ALB gets a WAFv2 web ACL: the explicit switch, else on in prod only."""
+        return self.is_prod if self.waf is None else self.waf
+
+    @property
+    def app_instance_types(self) -> tuple[str, ...]:
+        """The application tier's instance types, preferred first: ``instance_types``, else ``instance_type``."""
+        return tuple(self.instance_types) or (self.instance_type,)
+
+    @property
+    def emulated_target(self) -> bool:
+        """Whether the stack lands in an AWS emulator (the sandbox, or any engine given ``aws_endpoint_url``)."""
+        return self.engine == "sandbox" or bool(self.aws_endpoint_url)
+
+    @property
+    def self_signed_certificate(self) -> bool:
+        """Prod on an emulator without ``certificate_arn``: the stack imports its own self-signed certificate."""
+        return self.is_prod and not self.certificate_arn and self.emulated_target
+
+    @property
+    def https(self) -> bool:
+        """Whether the ALB serves HTTPS (and port 80 only redirects to it)."""
+        return bool(self.certificate_arn) or self.self_signed_certificate
 
     @property
     def endpoints_enabled(self) -> bool:
@@ -323,7 +356,7 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
     if c.certificate_arn and not _CERT_ARN.match(c.certificate_arn):
         p.append(("certificate_arn", c.certificate_arn,
                   "use an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/UUID), or leave empty"))
-    p += _validate_engine(c) + _validate_audit(c)
+    p += _validate_engine(c) + _validate_audit(c) + _validate_edge(c)
     return p
 
 
@@ -403,6 +436,33 @@ def _validate_engine(c: StackConfig) -> list[tuple[str, object, str]]:
                   "use passphrase or a provider URL such as awskms://alias/pulumi?region=us-east-1"))
     if c.aws_endpoint_url and not re.match(r"^https?://[^\s/]+(:\d+)?/?$", c.aws_endpoint_url):
         p.append(("aws_endpoint_url", c.aws_endpoint_url, "use a URL such as http://127.0.0.1:5000"))
+    return p
+
+
+# An Auto Scaling group's mixed-instances policy takes at most 40 instance types (EC2 Auto Scaling quota).
+MAX_INSTANCE_TYPES = 40
+
+
+def _validate_edge(c: StackConfig) -> list[tuple[str, object, str]]:
+    """HTTPS in prod, and the application tier's instance types."""
+    p: list[tuple[str, object, str]] = []
+    if c.is_prod and not c.https:
+        p.append(("certificate_arn", c.certificate_arn,
+                  "prod serves HTTPS only: request a certificate in ACM (aws acm request-certificate --domain-name "
+                  "app.example.com --validation-method DNS) or import yours, then set certificate_arn to its ARN "
+                  "(the sandbox imports a self-signed one by itself)"))
+    types = c.instance_types
+    bad = [t for t in types if not isinstance(t, str) or not _INSTANCE_TYPE.match(t)]
+    if bad:
+        p.append(("instance_types", bad, "use a list of EC2 instance types such as [t3.micro, t3a.micro]"))
+    elif len(set(types)) != len(types):
+        p.append(("instance_types", types, "list each instance type once"))
+    elif len(types) > MAX_INSTANCE_TYPES:
+        p.append(("instance_types", len(types), f"use at most {MAX_INSTANCE_TYPES} instance types (the Auto Scaling "
+                                                 "quota for a mixed-instances policy)"))
+    elif types and c.instance_type != FIELDS["instance_type"].default and c.instance_type not in types:
+        p.append(("instance_type", c.instance_type, f"is not among instance_types {types}: set only instance_types "
+                                                    "(preferred type first), or add it there"))
     return p
 
 LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")

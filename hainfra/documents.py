@@ -264,6 +264,81 @@ def events_to_logs_policy(log_group_arn: str, rule_arn: str, account_id: str) ->
     })
 
 
+def log_delivery_policy(*, log_group_arn: str, account_id: str, region: str, partition: str = "aws") -> Doc:
+    """Vended log delivery (WAF logs) may write streams of exactly one log group, for this account only.
+
+    The statement AWS documents for logs sent to CloudWatch Logs ("Enable logging from AWS services"),
+    narrowed from every group of the account to this one.
+    """
+    return _doc({
+        "Sid": "AWSLogDeliveryWrite", "Effect": "Allow", "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"{log_group_arn}:log-stream:*",
+        "Condition": _source(account_id, f"arn:{partition}:logs:{region}:{account_id}:*"),
+    })
+
+
+PRINCIPAL_ACCOUNT = "aws:PrincipalAccount"
+# The Amazon Linux 2023 package repositories live in one AWS-owned bucket per region; dnf reads them with
+# unsigned requests, which carry no principal, so an endpoint policy can admit them only by bucket
+# (Amazon Linux 2023 User Guide, package repositories; AWS re:Post "access AL2023 repos via an S3 endpoint").
+AL2023_REPOS_BUCKET = "al2023-repos-{region}-de612dc2"
+REPOSITORY_SID = "AmazonLinuxRepositories"
+
+
+def endpoint_policy(*, account_id: str) -> Doc:
+    """VPC endpoint policy: any action, but only by principals of this account (not AWS's default full access)."""
+    return _doc({"Sid": "AccountPrincipalsOnly", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+                 "Condition": {"StringEquals": {PRINCIPAL_ACCOUNT: account_id}}})
+
+
+def s3_endpoint_policy(*, account_id: str, region: str, partition: str = "aws") -> Doc:
+    """S3 gateway endpoint: this account's principals (the backup bucket, SSM's buckets), plus read-only,
+    anonymous access to the region's Amazon Linux repositories (``dnf install`` in the user data)."""
+    doc = endpoint_policy(account_id=account_id)
+    doc["Statement"].append({
+        "Sid": REPOSITORY_SID, "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": f"arn:{partition}:s3:::{AL2023_REPOS_BUCKET.format(region=region)}/*"})
+    return doc
+
+
+def _account_values(st: Doc) -> set[str]:
+    """Accounts a statement's aws:PrincipalAccount condition admits (StringEquals/StringLike)."""
+    found: set[str] = set()
+    for op, block in (st.get("Condition") or {}).items():
+        if op in ("StringEquals", "StringLike") and isinstance(block, dict):
+            found |= {str(v) for k, value in block.items() if k.lower() == PRINCIPAL_ACCOUNT.lower()
+                      for v in as_list(value)}
+    return found
+
+
+def _repository_read(st: Doc) -> bool:
+    """The one anonymous statement allowed: s3:GetObject on Amazon Linux repository buckets only."""
+    resources = [str(r) for r in as_list(st.get("Resource"))]
+    return (st.get("Sid") == REPOSITORY_SID and as_list(st.get("Action")) == ["s3:GetObject"] and bool(resources)
+            and all(r.split(":::", 1)[-1].startswith("al2023-repos-") for r in resources))
+
+
+def endpoint_policy_gaps(policy: Doc | None, account_id: str | None = None) -> list[str]:
+    """Why an endpoint policy admits principals beyond the account (empty: it does not).
+
+    ``None``/empty is AWS's default full-access policy. ``account_id`` None (the gate on any program)
+    accepts any single account named by aws:PrincipalAccount.
+    """
+    if not policy:
+        return ["no policy: AWS's default lets any principal of any account use the endpoint"]
+    gaps = []
+    for st in _statements(policy):
+        if st.get("Effect") != "Allow" or _repository_read(st):
+            continue
+        anyone = st.get("Principal") == "*" or "*" in _principals(st, "AWS")
+        accounts = _account_values(st)
+        if anyone and (not accounts or (account_id is not None and accounts != {account_id})):
+            gaps.append(f"{st.get('Sid', 'statement')}: any principal, "
+                        + (f"accounts {sorted(accounts)}" if accounts else f"no {PRINCIPAL_ACCOUNT} condition"))
+    return gaps
+
+
 def log_bucket_policy(*, bucket_arn: str, account_id: str, region: str, alb_prefix: str,
                       source_bucket_arn: str, access_log_prefix: str, partition: str = "aws") -> Doc:
     """Log bucket: TLS only; ELB writes this ALB's access logs; S3 writes the backup bucket's access logs.

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 MANAGED_BY = "hainfra"
 # The stack's log groups and alarms by kind: the key policy grants exactly these (no wildcard).
 LOG_GROUP_KINDS = ("flow-logs", "app", "s3-events")
+WAF_LOG_KIND, WAF_LOG_PREFIX = "waf", "aws-waf-logs-"  # only with the web ACL (config.waf_enabled)
 ALARM_KINDS = ("alarm-unhealthy-hosts", "alarm-alb-5xx", "alarm-asg-capacity")
 
 # Tag keys, spelled once (config validation, the sweep, verify and the ownership checks use these).
@@ -112,10 +113,20 @@ def secret_name(config: StackConfig) -> str:
     return fit(f"{config.project}/{config.env_id}/{stack_slug(config.stack)}/app", SECRET_LIMIT)
 
 
+def log_group_kinds(config: StackConfig) -> tuple[str, ...]:
+    """The kinds of log group this stack has: the fixed ones, plus ``waf`` when the web ACL is on."""
+    return LOG_GROUP_KINDS + ((WAF_LOG_KIND,) if config.waf_enabled else ())
+
+
 def log_group_name(config: StackConfig, kind: str) -> str:
-    """Log group names; EventBridge targets conventionally live under /aws/events/."""
+    """Log group names; EventBridge targets conventionally live under /aws/events/.
+
+    WAF delivers only to groups whose name starts with ``aws-waf-logs-`` (AWS WAF Developer Guide).
+    """
     if kind == "s3-events":
         return f"/aws/events/{name(config, 's3-events')}"
+    if kind == WAF_LOG_KIND:
+        return fit(f"{WAF_LOG_PREFIX}{config.project}-{config.env_id}-{stack_slug(config.stack)}", LOG_GROUP_LIMIT)
     return fit(f"/{config.project}/{config.env_id}/{stack_slug(config.stack)}/{kind}", LOG_GROUP_LIMIT)
 
 

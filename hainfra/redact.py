@@ -222,7 +222,7 @@ def mask_params(params: Any, placeholder: str = REDACTED) -> Any:
 # --- logs ---------------------------------------------------------------------------------------------------
 # Fields of Secrets Manager and SSM requests/responses that carry a secret, as botocore logs them at DEBUG
 # (a Python dict of request params, or a JSON response body).
-_SECRET_FIELD = re.compile(r"""(["']?(?:SecretString|SecretBinary|RandomPassword)["']?\s*:\s*)(b?)(["'])(?:\\.|(?!\3).)*\3""")
+_SECRET_FIELD = re.compile(r"""(["']?(?:SecretString|SecretBinary|RandomPassword|PrivateKey|privateKey)["']?\s*:\s*)(b?)(["'])(?:\\.|(?!\3).)*\3""")
 _VALUE_FIELD = re.compile(r"""(["']?Value["']?\s*:\s*)(b?)(["'])(?:\\.|(?!\3).)*\3""")
 
 

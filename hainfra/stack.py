@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from hainfra import naming
 from hainfra.components.compute import Compute, ComputeArgs
+from hainfra.components.edge import Firewall, FirewallArgs
 from hainfra.components.monitoring import Alarms, AlarmsArgs, Observability, ObservabilityArgs
 from hainfra.components.network import Network, NetworkArgs
 from hainfra.components.secrets import Secrets, SecretsArgs
@@ -106,6 +107,9 @@ def program(config: StackConfig) -> dict[str, Any]:
         config=c, vpc_id=network.vpc.id, public_subnet_ids=[s.id for s in network.subnets["public"]],
         private_subnet_ids=[s.id for s in network.subnets["private"]], instance_profile_arn=instance.profile.arn,
         key_arn=keys.key.arn, log_bucket=storage.log_bucket.bucket, log_bucket_policy=storage.log_policy))
+    if c.waf_enabled:
+        Firewall("firewall", FirewallArgs(config=c, alb_arn=compute.alb.arn, key_arn=keys.key.arn,
+                                          account_id=identity.account_id, partition=partition))
     Alarms("alarms", AlarmsArgs(config=c, topic_arn=observability.topic.arn, alb_suffix=compute.alb.arn_suffix,
                                 target_group_suffix=compute.target_group.arn_suffix, asg_name=compute.asg.name))
 

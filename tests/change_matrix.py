@@ -91,6 +91,14 @@ NETWORK_CASES: list[tuple[dict[str, Any], Kinds]] = [
 
 APPLICATION_CASES: list[tuple[dict[str, Any], Kinds]] = [
     ({"instance_type": "t3.small"}, {"update": {"ec2.LaunchTemplate"}}),
+    # a mixed-instances policy comes and goes in place (the preferred type stays the template's)
+    ({"instance_types": ["t3.small", "t3a.small"]}, {"update": {"autoscaling.Group"}}),
+    ({"instance_types": []}, {"update": {"autoscaling.Group"}}),
+    # the WAF and its logging come and go; the key policy names its log group only while it exists
+    ({"waf": True}, {"create": {"wafv2.WebAcl", "wafv2.WebAclAssociation", "wafv2.WebAclLoggingConfiguration",
+                                "cloudwatch.LogGroup", "cloudwatch.LogResourcePolicy"}, "update": {"kms.Key"}}),
+    ({"waf": False}, {"delete": {"wafv2.WebAcl", "wafv2.WebAclAssociation", "wafv2.WebAclLoggingConfiguration",
+                                 "cloudwatch.LogGroup", "cloudwatch.LogResourcePolicy"}, "update": {"kms.Key"}}),
     ({"asg_max": 8}, {"update": {"autoscaling.Group"}}),
     # the capacity alarm's threshold follows asg_min
     ({"asg_min": 3, "asg_desired": 3}, {"update": {"autoscaling.Group", "cloudwatch.MetricAlarm"}}),

@@ -27,7 +27,7 @@ class Keys(pulumi.ComponentResource):
         c = args.config
         child = pulumi.ResourceOptions(parent=self)
         key_name = naming.name(c, "key")
-        log_groups = [naming.log_group_name(c, kind) for kind in naming.LOG_GROUP_KINDS]
+        log_groups = [naming.log_group_name(c, kind) for kind in naming.log_group_kinds(c)]
         alarms = [naming.name(c, kind) for kind in naming.ALARM_KINDS]
         self.key = aws.kms.Key(
             key_name,

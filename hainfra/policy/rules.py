@@ -16,6 +16,7 @@ from typing import Any
 
 from hainfra import documents
 from hainfra.aws import as_list, policy_doc
+from hainfra.cidr import ADMIN_PORTS, ANYWHERE, WORLD
 from hainfra.config import REQUIRED_TAGS, RESOURCE_TYPE_TAG, StackConfig
 from hainfra.policy.graph import Graph, Resource, taggable
 from hainfra.redact import SECRET_NAME
@@ -44,8 +45,6 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
-WORLD = ("0.0.0.0/0", "::/0")
-ADMIN_PORTS = (22, 3389)
 DEPRECATED_TYPES = {
     "aws:s3/bucketV2:BucketV2": "aws.s3.Bucket",
     "aws:s3/bucketVersioningV2:BucketVersioningV2": "aws.s3.BucketVersioning",
@@ -93,7 +92,7 @@ def _route_targets(g: Graph) -> dict[str, dict[str, Resource | None]]:
         routes = [r.inputs for r in g.of("ec2/route:Route") if g.ref(r.inputs.get("routeTableId")) is rt]
         routes += [{k: v for k, v in r.items()} for r in rt.inputs.get("routes") or []]
         for r in routes:
-            if r.get("destinationCidrBlock", r.get("cidrBlock")) == "0.0.0.0/0":
+            if r.get("destinationCidrBlock", r.get("cidrBlock")) == ANYWHERE:
                 if r.get("natGatewayId"):
                     targets["nat"] = g.ref(r["natGatewayId"])
                 elif r.get("gatewayId"):
@@ -161,7 +160,8 @@ def _world(cidrs: Any) -> bool:
     return any(c in WORLD for c in as_list(cidrs))
 
 
-@rule("no-world-admin-ports", "critical", "remove 0.0.0.0/0 ingress to 22/3389 (use SSM Session Manager); in NACLs "
+@rule("no-world-admin-ports", "critical", f"remove {ANYWHERE} ingress to {'/'.join(map(str, ADMIN_PORTS))} (use SSM "
+      "Session Manager); in NACLs "
       "add lower-numbered deny rules before ephemeral-port allows",
       "SecurityHub EC2.13/EC2.14/EC2.21, CIS 5.1-5.3, CKV_AWS_24/25/231/232")
 def no_world_admin_ports(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
@@ -516,4 +516,4 @@ def naming_convention(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
             yield r, f"name {r.name!r} does not follow {c.project}-<kind>-{c.env_id}"
 
 
-from hainfra.policy import hardening  # noqa: E402,F401 - registers the hardening rules after the base ones
+from hainfra.policy import edge, hardening  # noqa: E402,F401 - registers the hardening rules after the base ones

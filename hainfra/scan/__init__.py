@@ -47,7 +47,7 @@ ENV = "HAINFRA_PROWLER"
 TIMEOUT_SECONDS = 1800
 # Prowler service names of what the stack deploys (checks of other services would only add noise and time).
 SERVICES = ("ec2", "vpc", "elbv2", "autoscaling", "iam", "kms", "s3", "secretsmanager", "ssm", "cloudwatch",
-            "sns", "eventbridge")
+            "sns", "eventbridge", "wafv2", "acm")
 OUTPUT_FORMATS = ("csv", "json-ocsf")
 COLUMNS = ["check", "status", "severity", "service", "resource", "explained", "reason", "message", "compliance"]
 

@@ -41,6 +41,12 @@ ARTEFACTS: dict[str, Artefact] = {
         "emulator: moto has no ssm:DescribeInstanceInformation, so no instance is ever seen as managed"),
     "secretsmanager_secret_unused": Artefact(
         "emulator: a secret created seconds ago has no LastAccessedDate yet, which Prowler reads as unused"),
+    "elbv2_waf_acl_attached": Artefact(
+        "emulator: moto has no wafv2:ListResourcesForWebACL, which Prowler reads to find an ALB's web ACL; verify's "
+        "edge.waf-attached reads GetWebACLForResource and proves the association"),
+    "ec2_instance_detailed_monitoring_enabled": Artefact(
+        "emulator: moto's Auto Scaling launches instances without the launch template's Monitoring setting; "
+        "verify's compute.instance-options proves detailed monitoring on the prod template"),
     "iam_role_cross_service_confused_deputy_prevention": Artefact(
         "prowler false positive: it asks for aws:SourceAccount/SourceArn on the ec2.amazonaws.com trust, which "
         "EC2 never sends (AWS documents those keys for service-to-service calls, not instance roles)",
@@ -66,22 +72,26 @@ ACCEPTED: dict[str, str] = {
                                                "it would need yet another bucket (the backup bucket logs to it)",
     "s3_bucket_event_notifications_enabled": "accepted: the log bucket's objects are logs nobody reacts to; the "
                                              "backup bucket sends its events (verify's dataflow check)",
+    # Issue 19's edge work:
+    "vpc_endpoint_connections_trust_boundaries": "accepted: on the S3 gateway endpoint only — dnf reads the Amazon "
+                                                 "Linux repository bucket with unsigned requests (no principal to "
+                                                 "pin), so one statement allows s3:GetObject on that AWS-owned bucket "
+                                                 "alone; every other statement and endpoint admits only the account's "
+                                                 "principals (verify's hardening.endpoint-policies)",
+    "autoscaling_group_multiple_instance_types": "accepted: Prowler counts the types of the running instances per AZ; "
+                                                 "instance_types gives the group a mixed-instances policy (so a type "
+                                                 "short of capacity no longer stops a launch), but on-demand "
+                                                 "allocation runs the preferred type while it has capacity, so each "
+                                                 "AZ runs one type unless capacity forces another",
 }
 
 # FAILs that are real and fixed by an open issue (shown with the issue, never hidden).
 OPEN_WORK: dict[str, str] = {
-    "elbv2_ssl_listeners": "open: fixed by issue 19 (prod serves HTTPS only)",
-    "elbv2_waf_acl_attached": "open: fixed by issue 19 (WAFv2 web ACL on the ALB)",
     "secretsmanager_automatic_rotation_enabled": "open: fixed by issue 19 (secret rotation)",
     "secretsmanager_secret_rotated_periodically": "open: fixed by issue 19 (secret rotation)",
     "secretsmanager_has_restrictive_resource_policy": "open: fixed by issue 19 (secret resource policy)",
     "s3_bucket_object_lock": "open: fixed by issue 19 (Object Lock on the prod backup bucket)",
     "s3_bucket_cross_region_replication": "open: fixed by issue 19 (optional dr_region replication)",
-    "ec2_instance_detailed_monitoring_enabled": "open: fixed by issue 19 (detailed monitoring in prod)",
-    "autoscaling_group_multiple_instance_types": "open: fixed by issue 19 (instance_types, mixed instances)",
-    "vpc_endpoint_connections_trust_boundaries": "open: no issue yet (found by this scan): endpoint policies that "
-                                                 "admit only the stack's account (issue 16's endpoints keep the "
-                                                 "default full-access policy)",
 }
 
 

@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 
 from hainfra import documents, naming
 from hainfra.aws import as_list, policy_doc
-from hainfra.components.network import HTTPS, INTERFACE_SERVICES
+from hainfra.cidr import HTTPS
+from hainfra.components.network import INTERFACE_SERVICES
 from hainfra.config import PROD_LOG_RETENTION_DAYS, RESOURCE_TYPE_TAG
 from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
 
@@ -62,7 +63,7 @@ def _service_documents(v: VerifyContext) -> Iterator[tuple[str, dict[str, Any]]]
     """Every live resource policy of the stack that names a service principal."""
     yield "kms key policy", _key_policy(v)
     for p in v.client("logs").describe_resource_policies()["resourcePolicies"]:
-        if p["policyName"] == naming.name(v.config, "s3-events-policy"):
+        if p["policyName"] in (naming.name(v.config, "s3-events-policy"), naming.name(v.config, "waf-logs-policy")):
             yield f"log resource policy {p['policyName']}", policy_doc(p["policyDocument"])
     iam = v.client("iam")
     for arn in (v.outputs["instance_role_arn"], _flow_log_role(v)):
@@ -89,7 +90,7 @@ def service_principals(v: VerifyContext) -> Iterator[Row]:
         yield check_row(resource, not problems, "every service principal scoped by aws:SourceAccount/aws:SourceArn",
                         "; ".join(problems) or "scoped", FIX_UP)
     expected = sorted(f"arn:aws:logs:{v.config.region}:{v.aws.account_id}:log-group:"
-                      f"{naming.log_group_name(v.config, kind)}" for kind in naming.LOG_GROUP_KINDS)
+                      f"{naming.log_group_name(v.config, kind)}" for kind in naming.log_group_kinds(v.config))
     logs_st = [st for st in as_list(_key_policy(v).get("Statement")) if any(
         str(s).startswith("logs.") for s in as_list((st.get("Principal") or {}).get("Service")))]
     found = sorted({a for st in logs_st for a in as_list((st.get("Condition") or {}).get("ArnEquals", {})
@@ -204,7 +205,7 @@ def vpc_endpoints(v: VerifyContext) -> Iterator[Row]:
 def log_retention(v: VerifyContext) -> Iterator[Row]:
     """Every log group keeps the configured retention; in prod at least 365 days (CloudWatch.16)."""
     logs = v.client("logs")
-    for kind in naming.LOG_GROUP_KINDS:
+    for kind in naming.log_group_kinds(v.config):
         name = naming.log_group_name(v.config, kind)
         groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
         days = next((g.get("retentionInDays") for g in groups if g["logGroupName"] == name), None)

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 
 from hainfra import naming
 from hainfra.aws import as_list, policy_doc, tags_of
+from hainfra.cidr import ADMIN_PORTS, ANYWHERE, WORLD
 from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
-
-WORLD = ("0.0.0.0/0", "::/0")
 
 
 @check("network.subnets-multi-az")
@@ -51,12 +50,12 @@ def private_routes(v: VerifyContext) -> Iterator[Row]:
     for sid in v.outputs["private_subnet_ids"]:
         az = v.subnets[sid]["AvailabilityZone"]
         table = tables.get(sid)
-        routes = [r for r in (table or {}).get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        routes = [r for r in (table or {}).get("Routes", []) if r.get("DestinationCidrBlock") == ANYWHERE]
         target = routes[0].get("NatGatewayId") if routes else None
         target_az = nats.get(target or "", "another VPC's or unknown")
-        expected = "0.0.0.0/0 -> the NAT in " + (az if v.config.nat_strategy == "per_az" else "the single NAT's AZ")
+        expected = f"{ANYWHERE} -> the NAT in " + (az if v.config.nat_strategy == "per_az" else "the single NAT's AZ")
         ok = bool(target) and (target_az == az if v.config.nat_strategy == "per_az" else target in nats)
-        found = f"0.0.0.0/0 -> {target} in {target_az}" if target else "no default route through a NAT"
+        found = f"{ANYWHERE} -> {target} in {target_az}" if target else "no default route through a NAT"
         yield check_row(f"{sid} ({az})", ok, expected, found,
                         f"point the route back: ec2 replace-route --route-table-id {(table or {}).get('RouteTableId')} "
                         "... or `hainfra up` after `hainfra destroy`")
@@ -104,12 +103,13 @@ def no_world_admin_ports(v: VerifyContext) -> Iterator[Row]:
     groups = v.client("ec2").describe_security_groups(
         Filters=[{"Name": "vpc-id", "Values": [v.outputs["vpc_id"]]}])["SecurityGroups"]
     for g in groups:
-        open_ports = sorted({port for perm in g.get("IpPermissions", []) for port in (22, 3389) if _opens(perm, port)
+        open_ports = sorted({port for perm in g.get("IpPermissions", []) for port in ADMIN_PORTS if _opens(perm, port)
                              and any(r.get("CidrIp") in WORLD for r in perm.get("IpRanges", []))
                              | any(r.get("CidrIpv6") in WORLD for r in perm.get("Ipv6Ranges", []))})
-        yield check_row(f"{g['GroupId']} ({g['GroupName']})", not open_ports, "22 and 3389 closed to the internet",
+        yield check_row(f"{g['GroupId']} ({g['GroupName']})", not open_ports,
+                        f"{' and '.join(map(str, ADMIN_PORTS))} closed to the internet",
                         f"open to the internet: {open_ports}" if open_ports else "closed",
-                        "revoke the 0.0.0.0/0 rule; reach instances with SSM Session Manager")
+                        f"revoke the {ANYWHERE} rule; reach instances with SSM Session Manager")
 
 
 # --- flow logs -------------------------------------------------------------------------------------

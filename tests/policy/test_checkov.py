@@ -53,8 +53,13 @@ AGREE: dict[str, set[str]] = {
     "ssm-secure-string": {"CKV2_AWS_34"},
     "kms-rotation": {"CKV_AWS_7"},
     "log-retention-kms": {"CKV_AWS_66", "CKV_AWS_158"},
+    "alb-https": {"CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_20"},
+    "waf-attached": {"CKV2_AWS_28"},
+    "waf-logging": {"CKV2_AWS_31"},
 }
 DISAGREE: dict[str, str] = {
+    "lt-detailed-monitoring": "CKV_AWS_126 reads aws_instance.monitoring only, not a launch template's",
+    "endpoint-policy": "checkov has no check that a VPC endpoint policy admits only the account's principals",
     "kms-autoscaling-grant": "checkov has no check that a key policy grants the Auto Scaling service-linked role",
     "service-principal-scoped": "checkov's Terraform checks do not read aws:SourceAccount/aws:SourceArn on service "
                                 "principals of key, log, trust or bucket policies",

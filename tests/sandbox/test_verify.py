@@ -61,7 +61,8 @@ def test_fresh_stack_passes_or_skips_with_reasons(live: Live, monkeypatch: pytes
     skips = results[results["status"] == "skip"]
     assert set(skips["check"]) == {"flowlogs.delivery", "compute.asg",
                                    "hardening.autoscaling-key-grant",  # moto creates no service-linked roles
-                                   "hardening.vpc-endpoints"}  # interface endpoints are off outside prod
+                                   "hardening.vpc-endpoints",  # interface endpoints are off outside prod
+                                   "edge.https-only", "edge.waf-attached"}  # no certificate, no WAF outside prod
     assert all(len(reason) > 30 for reason in skips["found"])
     assert "pass" in set(results[results["check"] == "dataflow.s3-to-cloudwatch"]["status"])
     assert set(results[results["check"] == "dataflow.instance-to-s3"]["status"]) == {"pass"}
@@ -313,7 +314,9 @@ DRIFTS: dict[str, Drift] = {
         lambda s: s.ec2().modify_launch_template(LaunchTemplateId=s.outputs["launch_template_id"], DefaultVersion=str(
             s.ec2().create_launch_template_version(
                 LaunchTemplateId=s.outputs["launch_template_id"], SourceVersion="1",
-                LaunchTemplateData={"MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 1}},
+                # InstanceType too: AWS copies it from SourceVersion, moto does not (compute.instance-options reads it)
+                LaunchTemplateData={"InstanceType": "t3.micro",
+                                    "MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 1}},
             )["LaunchTemplateVersion"]["VersionNumber"])),
         lambda s: s.ec2().modify_launch_template(LaunchTemplateId=s.outputs["launch_template_id"], DefaultVersion="1"),
         "HttpTokens=optional"),

@@ -17,7 +17,8 @@ from hainfra.plan import evaluate_offline
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 VARIANTS = ({}, {"certificate_arn": CERT, "alarm_email": "ops@example.com", "nat_strategy": "single",
-                 "interface_endpoints": True}, {"environment": "prod", "asg_min": 3})
+                 "interface_endpoints": True}, {"environment": "prod", "asg_min": 3},
+            {"environment": "prod", "asg_min": 3, "instance_types": ["t3.micro", "t3a.micro"]})
 
 # (type, input, forces a new resource?) as the provider documents it.
 PROVIDER: list[tuple[str, str, bool]] = [
@@ -89,6 +90,21 @@ PROVIDER: list[tuple[str, str, bool]] = [
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "threshold", False),
     ("aws:sns/topic:Topic", "name", True),
     ("aws:sns/topicSubscription:TopicSubscription", "endpoint", True),
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "policy", False),
+    ("aws:autoscaling/group:Group", "mixedInstancesPolicy", False),
+    ("aws:ec2/launchTemplate:LaunchTemplate", "monitoring", False),
+    ("aws:acm/certificate:Certificate", "domainName", True),
+    ("aws:acm/certificate:Certificate", "privateKey", False),  # an imported certificate is re-imported in place
+    ("aws:acm/certificate:Certificate", "certificateBody", False),
+    ("aws:wafv2/webAcl:WebAcl", "name", True),
+    ("aws:wafv2/webAcl:WebAcl", "scope", True),
+    ("aws:wafv2/webAcl:WebAcl", "rules", False),
+    ("aws:wafv2/webAcl:WebAcl", "defaultAction", False),
+    ("aws:wafv2/webAclAssociation:WebAclAssociation", "resourceArn", True),
+    ("aws:wafv2/webAclAssociation:WebAclAssociation", "webAclArn", True),
+    ("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "resourceArn", True),
+    ("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "logDestinationConfigs", True),
+    ("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration", "redactedFields", False),
 ]
 
 

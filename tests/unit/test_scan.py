@@ -124,12 +124,13 @@ def test_fails_are_explained_by_artefact_false_positive_or_open_work() -> None:
     assert findings.explain("s3_bucket_no_mfa_delete", "FAIL", emulated=False).startswith("accepted:")
     fp = "iam_role_cross_service_confused_deputy_prevention"
     assert findings.explain(fp, "FAIL", emulated=False).startswith("prowler false positive:")
-    assert findings.explain("elbv2_waf_acl_attached", "FAIL", emulated=False).startswith("open: fixed by issue 19")
+    assert findings.explain("s3_bucket_object_lock", "FAIL", emulated=False).startswith("open: fixed by issue 19")
+    assert findings.explain("elbv2_waf_acl_attached", "FAIL", emulated=False) == ""  # landed: on AWS a FAIL is real
     assert findings.explain("ec2_networkacl_allow_ingress_any_port", "FAIL", emulated=True) == ""
 
 
 def test_annotated_rows_put_unexplained_fails_first(tmp_path: Path) -> None:
-    rows = [{"CHECK_ID": "z_pass", "STATUS": "PASS"}, {"CHECK_ID": "elbv2_waf_acl_attached", "STATUS": "FAIL"},
+    rows = [{"CHECK_ID": "z_pass", "STATUS": "PASS"}, {"CHECK_ID": "s3_bucket_object_lock", "STATUS": "FAIL"},
             {"CHECK_ID": "ec2_networkacl_allow_ingress_any_port", "STATUS": "FAIL", "STATUS_EXTENDED": "open"}]
     out = findings.annotate(findings.read_csv(_csv(tmp_path / "p.csv", rows)), emulated=True)
     assert set(out.columns) == set(scan.COLUMNS)

@@ -162,7 +162,9 @@ def _group_profile(ctx: Ctx, instance: dict[str, Any]) -> str | None:
     if not group_name:
         return None
     groups = ctx.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group_name])
-    template = (groups["AutoScalingGroups"] or [{}])[0].get("LaunchTemplate")
+    group = (groups["AutoScalingGroups"] or [{}])[0]
+    template = group.get("LaunchTemplate") or (group.get("MixedInstancesPolicy") or {}).get(
+        "LaunchTemplate", {}).get("LaunchTemplateSpecification")
     if not template:
         return None
     versions = ctx.client("ec2").describe_launch_template_versions(

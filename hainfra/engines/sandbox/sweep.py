@@ -90,7 +90,7 @@ def _log_groups(ctx: Ctx, c: StackConfig) -> list[str]:
 
 def _log_policies(ctx: Ctx, c: StackConfig) -> list[str]:
     return [p["policyName"] for p in ctx.client("logs").describe_resource_policies()["resourcePolicies"]
-            if p["policyName"] == naming.name(c, "s3-events-policy")]
+            if p["policyName"] in (naming.name(c, "s3-events-policy"), naming.name(c, "waf-logs-policy"))]
 
 
 def _keys(ctx: Ctx, c: StackConfig) -> list[str]:
@@ -155,6 +155,18 @@ def _alarms(ctx: Ctx, c: StackConfig) -> list[str]:
             if _ours(tags_of(cw.list_tags_for_resource(ResourceARN=a["AlarmArn"])["Tags"]), c)]
 
 
+def _web_acls(ctx: Ctx, c: StackConfig) -> list[str]:
+    waf = ctx.client("wafv2")
+    return [a["Name"] for a in waf.list_web_acls(Scope="REGIONAL").get("WebACLs", [])
+            if _ours(tags_of(waf.list_tags_for_resource(ResourceARN=a["ARN"])["TagInfoForResource"].get("TagList")), c)]
+
+
+def _certificates(ctx: Ctx, c: StackConfig) -> list[str]:
+    acm = ctx.client("acm")
+    return [s["CertificateArn"].split("/")[-1] for s in acm.list_certificates().get("CertificateSummaryList", [])
+            if _ours(tags_of(acm.list_tags_for_certificate(CertificateArn=s["CertificateArn"]).get("Tags")), c)]
+
+
 LISTERS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str] | Split]] = {
     ("ec2", "instances"): _instances,
     ("ec2", "vpcs"): _ec2("describe_vpcs", "Vpcs", "VpcId"),
@@ -185,6 +197,8 @@ LISTERS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str] | Split]] 
     ("events", "rules"): _rules,
     ("sns", "topics"): _topics,
     ("cloudwatch", "alarms"): _alarms,
+    ("wafv2", "web ACLs"): _web_acls,
+    ("acm", "certificates"): _certificates,
 }
 
 

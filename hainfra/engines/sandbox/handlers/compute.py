@@ -212,6 +212,8 @@ def launch_template_data(p: Props) -> dict[str, Any]:
         for i, n in enumerate(p.get("networkInterfaces") or [])]
     if p.get("userData"):
         data["UserData"] = p["userData"]
+    if p.get("monitoring") is not None:
+        data["Monitoring"] = {"Enabled": _bool((p["monitoring"] or {}).get("enabled"))}
     return data
 
 
@@ -246,7 +248,7 @@ def find_lt(ctx: Ctx, p: Props) -> Found | None:
 register("aws:ec2/launchTemplate:LaunchTemplate", Handler(
     create_lt, delete_lt, update_lt,
     frozenset({"imageId", "instanceType", "iamInstanceProfile", "metadataOptions", "blockDeviceMappings",
-               "networkInterfaces", "userData"}), tag_ec2, lookup=find_lt, named=True))
+               "networkInterfaces", "userData", "monitoring"}), tag_ec2, lookup=find_lt, named=True))
 
 
 # --- auto scaling group ---------------------------------------------------------------------------
@@ -259,12 +261,32 @@ def _asg_tags(name: str, tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "PropagateAtLaunch": bool(t.get("propagateAtLaunch"))} for t in tags]
 
 
+def _mixed(policy: dict[str, Any]) -> dict[str, Any]:
+    """Pulumi's mixedInstancesPolicy as the Auto Scaling API spells it."""
+    template = policy["launchTemplate"]
+    spec = template["launchTemplateSpecification"]
+    dist = policy.get("instancesDistribution") or {}
+    keys = {"onDemandAllocationStrategy": "OnDemandAllocationStrategy", "onDemandBaseCapacity": "OnDemandBaseCapacity",
+            "onDemandPercentageAboveBaseCapacity": "OnDemandPercentageAboveBaseCapacity",
+            "spotAllocationStrategy": "SpotAllocationStrategy"}
+    return {"LaunchTemplate": {
+        "LaunchTemplateSpecification": {"LaunchTemplateId": spec["launchTemplateId"], "Version": spec.get("version", "$Default")},
+        "Overrides": [{"InstanceType": o["instanceType"]} for o in template.get("overrides") or []]},
+        "InstancesDistribution": {api: (v if isinstance(v, str) else ints(v)) for k, api in keys.items()
+                                  if (v := dist.get(k)) is not None}}
+
+
 def _asg_args(p: Props) -> dict[str, Any]:
-    return {"MinSize": ints(p["minSize"]), "MaxSize": ints(p["maxSize"]),
-            "DesiredCapacity": ints(p.get("desiredCapacity", p["minSize"])),
-            "VPCZoneIdentifier": ",".join(p["vpcZoneIdentifiers"]),
-            "LaunchTemplate": {"LaunchTemplateId": p["launchTemplate"]["id"], "Version": p["launchTemplate"]["version"]},
-            "HealthCheckType": p.get("healthCheckType", "EC2"), "HealthCheckGracePeriod": ints(p.get("healthCheckGracePeriod", 300))}
+    args: dict[str, Any] = {
+        "MinSize": ints(p["minSize"]), "MaxSize": ints(p["maxSize"]),
+        "DesiredCapacity": ints(p.get("desiredCapacity", p["minSize"])),
+        "VPCZoneIdentifier": ",".join(p["vpcZoneIdentifiers"]),
+        "HealthCheckType": p.get("healthCheckType", "EC2"), "HealthCheckGracePeriod": ints(p.get("healthCheckGracePeriod", 300))}
+    if p.get("mixedInstancesPolicy"):
+        args["MixedInstancesPolicy"] = _mixed(p["mixedInstancesPolicy"])
+    else:
+        args["LaunchTemplate"] = {"LaunchTemplateId": p["launchTemplate"]["id"], "Version": p["launchTemplate"]["version"]}
+    return args
 
 
 def create_asg(ctx: Ctx, p: Props) -> Created:
@@ -304,8 +326,8 @@ def find_asg(ctx: Ctx, p: Props) -> Found | None:
 
 register("aws:autoscaling/group:Group", Handler(
     create_asg, delete_asg, update_asg,
-    frozenset({"minSize", "maxSize", "desiredCapacity", "vpcZoneIdentifiers", "launchTemplate", "healthCheckType",
-               "healthCheckGracePeriod", "targetGroupArns", "tags"}), None, lookup=find_asg, named=True))
+    frozenset({"minSize", "maxSize", "desiredCapacity", "vpcZoneIdentifiers", "launchTemplate", "mixedInstancesPolicy",
+               "healthCheckType", "healthCheckGracePeriod", "targetGroupArns", "tags"}), None, lookup=find_asg, named=True))
 
 
 # --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------

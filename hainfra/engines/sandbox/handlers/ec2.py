@@ -513,6 +513,8 @@ def create_endpoint(ctx: Ctx, p: Props) -> Created:
     kind = p.get("vpcEndpointType") or "Gateway"
     args: dict[str, Any] = {"VpcId": p["vpcId"], "ServiceName": p["serviceName"], "VpcEndpointType": kind,
                             "TagSpecifications": spec("vpc-endpoint", p.get("tags"))}
+    if p.get("policy"):
+        args["PolicyDocument"] = p["policy"]
     if kind == "Gateway":
         args["RouteTableIds"] = p.get("routeTableIds") or []
     else:
@@ -530,7 +532,7 @@ def _diff(old: Any, new: Any) -> tuple[list[str], list[str]]:
 
 
 def update_endpoint(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
-    """Route tables, subnets, security groups and private DNS change in place (ModifyVpcEndpoint)."""
+    """Route tables, subnets, security groups, private DNS and the policy change in place (ModifyVpcEndpoint)."""
     args: dict[str, Any] = {"VpcEndpointId": rid}
     for key, add, remove in (("routeTableIds", "AddRouteTableIds", "RemoveRouteTableIds"),
                              ("subnetIds", "AddSubnetIds", "RemoveSubnetIds"),
@@ -542,6 +544,8 @@ def update_endpoint(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
             args[remove] = removed
     if (new.get("vpcEndpointType") or "Gateway") == "Interface":
         args["PrivateDnsEnabled"] = str(new.get("privateDnsEnabled")).lower() == "true"
+    if new.get("policy") != old.get("policy"):  # no policy: back to AWS's default full access
+        args.update({"PolicyDocument": new["policy"]} if new.get("policy") else {"ResetPolicy": True})
     ec2(ctx).modify_vpc_endpoint(**args)
     return {}
 
@@ -555,7 +559,7 @@ def delete_endpoint(ctx: Ctx, rid: str, p: Props) -> None:
 
 register("aws:ec2/vpcEndpoint:VpcEndpoint", Handler(
     create_endpoint, delete_endpoint, update_endpoint,
-    frozenset({"routeTableIds", "subnetIds", "securityGroupIds", "privateDnsEnabled"}), tag_ec2,
+    frozenset({"routeTableIds", "subnetIds", "securityGroupIds", "privateDnsEnabled", "policy"}), tag_ec2,
     lookup=by_name_tag("describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId", "VpcEndpointIds")))
 
 
