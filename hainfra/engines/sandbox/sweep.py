@@ -188,15 +188,68 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx, StackConfig], list[str] | Split]] =
 }
 
 
+# What each kind's count waits for during a destroy: the stack's resources of these types. Its check runs
+# as soon as they are deleted, beside the last deletes (a VPC's chain is long; the alarms go early). A kind
+# not listed waits for every delete. Only a count of zero is final then: a kind found early is checked
+# again once everything is deleted (a VPC takes its default network ACL and route table with it).
+WAITS_FOR: dict[tuple[str, str], tuple[str, ...]] = {
+    ("ec2", "instances"): ("aws:autoscaling/group:Group",),
+    ("ec2", "vpcs"): ("aws:ec2/vpc:Vpc",),
+    ("ec2", "subnets"): ("aws:ec2/subnet:Subnet",),
+    ("ec2", "internet gateways"): ("aws:ec2/internetGateway:InternetGateway",),
+    ("ec2", "NAT gateways"): ("aws:ec2/natGateway:NatGateway",),
+    ("ec2", "elastic IPs"): ("aws:ec2/eip:Eip",),
+    ("ec2", "route tables"): ("aws:ec2/routeTable:RouteTable", "aws:ec2/vpc:Vpc"),
+    ("ec2", "network ACLs"): ("aws:ec2/networkAcl:NetworkAcl", "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl",
+                              "aws:ec2/vpc:Vpc"),
+    ("ec2", "security groups"): ("aws:ec2/securityGroup:SecurityGroup",),
+    ("ec2", "flow logs"): ("aws:ec2/flowLog:FlowLog",),
+    ("ec2", "VPC endpoints"): ("aws:ec2/vpcEndpoint:VpcEndpoint",),
+    ("ec2", "launch templates"): ("aws:ec2/launchTemplate:LaunchTemplate",),
+    ("iam", "roles"): ("aws:iam/role:Role",),
+    ("iam", "instance profiles"): ("aws:iam/instanceProfile:InstanceProfile",),
+    ("s3", "buckets"): ("aws:s3/bucket:Bucket",),
+    ("logs", "log groups"): ("aws:cloudwatch/logGroup:LogGroup",),
+    ("logs", "resource policies"): ("aws:cloudwatch/logResourcePolicy:LogResourcePolicy",),
+    ("kms", "keys"): ("aws:kms/key:Key",),
+    ("kms", "aliases"): ("aws:kms/alias:Alias",),
+    ("secretsmanager", "secrets"): ("aws:secretsmanager/secret:Secret",),
+    ("ssm", "parameters"): ("aws:ssm/parameter:Parameter",),
+    ("elbv2", "load balancers and target groups"): ("aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"),
+    ("autoscaling", "groups"): ("aws:autoscaling/group:Group",),
+    ("events", "rules"): ("aws:cloudwatch/eventRule:EventRule",),
+    ("sns", "topics"): ("aws:sns/topic:Topic",),
+    ("cloudwatch", "alarms"): ("aws:cloudwatch/metricAlarm:MetricAlarm",),
+}
+
+
+def waits(entries: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """Each check -> the URNs among ``entries`` (what a destroy deletes) it must wait for."""
+    every = {e["urn"] for e in entries}
+    return {key: ({e["urn"] for e in entries if e["type"] in WAITS_FOR[key]} if key in WAITS_FOR else every)
+            for key in CHECKS}
+
+
+def check(ctx: Ctx, config: StackConfig, key: tuple[str, str]) -> Split:
+    """One kind's check: the stack's resources of it that remain (and same-named ones of other stacks)."""
+    found = CHECKS[key](ctx, config)
+    return found if isinstance(found, Split) else Split(found, [])
+
+
+def frame(found: dict[tuple[str, str], Split]) -> pd.DataFrame:
+    """The sweep table: one row per (service, kind), in ``CHECKS`` order."""
+    return pd.DataFrame([{"service": service, "kind": kind, "remaining": len(found[(service, kind)].ours),
+                          "names": ", ".join(found[(service, kind)].ours),
+                          "not_ours": ", ".join(found[(service, kind)].not_ours)} for service, kind in CHECKS])
+
+
+def checks(ctx: Ctx, config: StackConfig, keys: list[tuple[str, str]], parallel: int = 8) -> dict[tuple[str, str], Split]:
+    """Run the checks ``keys`` concurrently (independent reads; boto3 clients are thread-safe)."""
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-sweep") as pool:
+        return dict(zip(keys, pool.map(lambda key: check(ctx, config, key), keys), strict=True))
+
+
 def sweep(ctx: Ctx, config: StackConfig, parallel: int = 8) -> pd.DataFrame:
     """One row per (service, kind): how many of the stack's resources remain, and which; ``not_ours``
-    names same-named resources another stack's tags claim (reported, never deleted).
-
-    The checks are independent reads, so they run concurrently (boto3 clients are thread-safe).
-    """
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="hainfra-sweep") as pool:
-        found = [f if isinstance(f, Split) else Split(f, [])
-                 for f in pool.map(lambda lister: lister(ctx, config), CHECKS.values())]
-    return pd.DataFrame([{"service": service, "kind": kind, "remaining": len(f.ours), "names": ", ".join(f.ours),
-                          "not_ours": ", ".join(f.not_ours)}
-                         for (service, kind), f in zip(CHECKS, found, strict=True)])
+    names same-named resources another stack's tags claim (reported, never deleted)."""
+    return frame(checks(ctx, config, list(CHECKS), parallel))
