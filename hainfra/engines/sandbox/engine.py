@@ -106,6 +106,9 @@ class _Realiser:
             d = diff(old["inputs"], stored, force_new=rule.force_new, unique=rule.unique, ignore=reg.ignore_changes,
                      property_deps=reg.property_dependencies, deleted_first=first)
             self._row(d.action, reg, d.causes, d)
+            if d.action == "same" and self.apply and sorted(old.get("dependencies", [])) != sorted(reg.dependencies):
+                # a new depends_on changes no input, but a destroy must see it
+                self.state.put(reg.urn, {**old, "dependencies": list(reg.dependencies)})
             if d.action == "same" or (not self.apply and d.action == "update"):
                 return old["id"], old["outputs"]
             if not self.apply:
