@@ -205,7 +205,7 @@ def _first_failure(failed: dict[str, BaseException], by_urn: dict[str, dict[str,
     if not isinstance(first, ResourceError):
         return first
     also = f"; also failed: {', '.join(urns[1:])}" if len(urns) > 1 else ""
-    return ResourceError(first.urn, f"{first.reason}{also}. Independent resources were deleted; the "
+    return ResourceError(first.urn, f"{first.reason.rstrip('.')}{also}. Independent resources were deleted; the "
                                     f"{len(state.resources)} still in the state (what failed and what it depends on) "
                                     "were kept")
 
