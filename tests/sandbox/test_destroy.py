@@ -206,3 +206,49 @@ def test_sigkill_mid_destroy_then_destroy_converges(
     result = get_engine("sandbox", config).destroy()  # raises LeftoverError if anything survived
     assert set(result.changes["urn"]) <= set(after)
     assert left(config) == 0 and State.for_stack(config.stack).empty
+
+
+# --- another stack deletes while this one sweeps ---------------------------------------------------
+def test_sweep_counts_a_resource_deleted_between_listing_and_reading_its_tags_as_gone(
+        make_config: Callable[..., StackConfig]) -> None:
+    """Two stacks in one emulator: the sweep (now beside the last deletes) lists another stack's resource,
+    which that stack's destroy deletes before its tags are read. Before: NoSuchEntity ended the destroy."""
+    config = make_config()
+    other = {naming.PROJECT_TAG: "other", naming.STACK_TAG: "other-stack"}
+    aws = Ctx(config.aws_endpoint_url, config.region)
+    name = f"vanishing-{config.stack}"
+    aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument="{}",
+                                  Tags=[{"Key": k, "Value": v} for k, v in other.items()])
+    aws.client("logs").create_log_group(logGroupName=name, tags=other)
+    topic = aws.client("sns").create_topic(Name=name, Tags=[{"Key": k, "Value": v} for k, v in other.items()])["TopicArn"]
+    aws.client("cloudwatch").put_metric_alarm(
+        AlarmName=name, MetricName="CPUUtilization", Namespace="AWS/EC2", Statistic="Average", Period=60,
+        EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": k, "Value": v} for k, v in other.items()])
+    group = aws.client("elbv2").create_target_group(Name=name[:32], TargetType="lambda",
+                                                    Tags=[{"Key": k, "Value": v} for k, v in other.items()])
+    deleters = {
+        ("iam", "ListRoleTags"): lambda: aws.client("iam").delete_role(RoleName=name),
+        ("logs", "ListTagsLogGroup"): lambda: aws.client("logs").delete_log_group(logGroupName=name),
+        ("sns", "ListTagsForResource"): lambda: aws.client("sns").delete_topic(TopicArn=topic),
+        ("cloudwatch", "ListTagsForResource"): lambda: aws.client("cloudwatch").delete_alarms(AlarmNames=[name]),
+        ("elbv2", "DescribeTags"): lambda: aws.client("elbv2").delete_target_group(
+            TargetGroupArn=group["TargetGroups"][0]["TargetGroupArn"]),
+    }
+    sweeping = Ctx(config.aws_endpoint_url, config.region)
+    pending = [list(item) for item in deleters.items()]
+
+    def delete_first(once: list[Any]) -> Callable[..., None]:
+        def hook(**_: Any) -> None:  # before-call: must return None, or botocore takes it as the response
+            if len(once) == 2:
+                once.pop()()
+                once.clear()
+        return hook
+
+    for once in pending:
+        service, operation = once[0]
+        sweeping.client(service).meta.events.register(f"before-call.{service}.{operation}", delete_first(once))
+
+    result = sweep(sweeping, config)
+    assert int(result["remaining"].sum()) == 0
+    assert not any(pending), "each resource was deleted between its listing and the read of its tags"

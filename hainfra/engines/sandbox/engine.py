@@ -340,7 +340,9 @@ class SandboxEngine(Engine):
         found: dict[tuple[str, str], sweep.Split] = {}
 
         def check(key: tuple[str, str]) -> Callable[[], None]:
-            return lambda: found.__setitem__(key, sweep.check(ctx, self.config, key))
+            def run() -> None:
+                found[key] = sweep.check(ctx, self.config, key)
+            return run
 
         then = {f"sweep {service} {kind}": (waits, check((service, kind)))
                 for (service, kind), waits in sweep.waits(entries).items()}
