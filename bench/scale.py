@@ -55,6 +55,13 @@ def worker(url: str, stack: str, az: int) -> None:
                           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 
+def _result(worker: subprocess.Popen[str], operation: str) -> dict[str, Any]:
+    line = worker.stdout.readline()
+    if not line.startswith("{"):
+        raise RuntimeError(f"a worker's {operation} failed (its traceback is above): {worker.args[-2]}")
+    return json.loads(line)
+
+
 def scenario(stacks: int, az: int, label: str) -> dict[str, Any]:
     """Deploy ``stacks`` stacks of ``az`` AZs at once into a fresh emulator, then destroy them at once."""
     env = {**os.environ, "HAINFRA_HOME": tempfile.mkdtemp(prefix="hainfra-scale-")}
@@ -72,7 +79,7 @@ def scenario(stacks: int, az: int, label: str) -> dict[str, Any]:
                 for w in workers:
                     w.stdin.write("go\n")
                     w.stdin.flush()
-                results = [json.loads(w.stdout.readline()) for w in workers]
+                results = [_result(w, operation) for w in workers]
                 out[operation] = time.perf_counter() - started
                 out[f"{operation}_each"] = statistics.median(r["seconds"] for r in results)
                 out["resources"] = results[0]["resources"]
