@@ -7,7 +7,8 @@ Workers import everything, say they are ready and wait, so the timings start tog
 no interpreter start-up or imports. AZ scenarios repeat in a rotating order; medians are printed.
 Goal (issue 17): 6 AZs ≤ 1.5× 3 AZs.
 
-Run: .venv/bin/python bench/scale.py [--quick] [--repeat N] [--stacks N]
+Run: .venv/bin/python bench/scale.py [--quick] [--repeat N] [--stacks N] [--az 2 3 6]
+(``--az`` alone: only the concurrent stacks; ``--stacks 0``: only the AZ runs)
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one run per AZ count (a few minutes)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per AZ count (default 3)")
     parser.add_argument("--stacks", type=int, default=10, help="stacks deployed at once (0: skip)")
+    parser.add_argument("--az", type=int, nargs="*", default=[2, 3, 6], help="AZ counts of the one-stack runs")
     parser.add_argument("--worker", nargs=3, metavar=("URL", "STACK", "AZ"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -136,15 +138,16 @@ def main() -> int:
         return 0
     started = time.perf_counter()
     repeat = args.repeat or (1 if args.quick else 3)
-    azs = [2, 3, 6]
+    azs = args.az
     by_az: dict[int, list[dict[str, Any]]] = {az: [] for az in azs}
-    for i in range(repeat):
-        for az in azs[i % 3:] + azs[:i % 3]:
+    for i in range(repeat if azs else 0):
+        for az in azs[i % len(azs):] + azs[:i % len(azs)]:
             by_az[az].append(scenario(1, az, f"scale{az}r{i}s"))
             print(f"az {az} run {i + 1}/{repeat} done ({time.perf_counter() - started:.0f}s)", file=sys.stderr)
-    report_azs(by_az)
+    if azs:
+        report_azs(by_az)
     if args.stacks:
-        report_many(scenario(args.stacks, 3, "many"), by_az[3])
+        report_many(scenario(args.stacks, 3, "many"), by_az.get(3, []))
     print(f"\n(total {time.perf_counter() - started:.0f}s; load average {os.getloadavg()[0]:.2f} at the end)")
     return 0
 
