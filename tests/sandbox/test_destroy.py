@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pulumi_aws as aws
 import pytest
 
@@ -126,6 +127,33 @@ def test_association_moved_to_a_newer_table_is_deleted_before_it(
     result = get_engine("sandbox", config).destroy()
     assert len(result.changes) == 5 and int(result.sweep["remaining"].sum()) == 0
     assert State.for_stack(config.stack).empty
+
+
+def test_a_new_depends_on_without_an_input_change_is_recorded_for_destroy(
+        make_config: Callable[..., StackConfig], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unchanged resource ("same") that gains a depends_on: no write call, but the state records it."""
+    config = make_config(az_count=2)
+
+    def program(later: bool) -> Callable[[StackConfig], dict[str, Any]]:
+        def declare(c: StackConfig) -> dict[str, Any]:
+            n = lambda kind: naming.name(c, kind)  # noqa: E731
+            vpc = aws.ec2.Vpc(n("vpc"), cidr_block="10.43.0.0/16", tags=naming.tags(c, n("vpc")))
+            table = aws.ec2.RouteTable(n("rt"), vpc_id=vpc.id, tags=naming.tags(c, n("rt")))
+            group = aws.cloudwatch.LogGroup(n("logs"), name=n("logs"), tags=naming.tags(c, n("logs")),
+                                            opts=pulumi.ResourceOptions(depends_on=[table] if later else []))
+            return {"group": group.name}
+        return declare
+
+    monkeypatch.setattr(engine_mod, "program", program(later=False))
+    get_engine("sandbox", config).up()
+    monkeypatch.setattr(engine_mod, "program", program(later=True))
+    again = get_engine("sandbox", config).up()
+    assert again.no_changes
+    entries = State.for_stack(config.stack).resources.values()
+    group = next(e for e in entries if e["type"] == "aws:cloudwatch/logGroup:LogGroup")
+    table = next(e for e in entries if e["type"] == "aws:ec2/routeTable:RouteTable")
+    assert table["urn"] in group["dependencies"]
+    get_engine("sandbox", config).destroy()
 
 
 def test_a_failed_delete_keeps_what_it_needs_and_the_rest_is_deleted(
