@@ -14,6 +14,8 @@ from collections import Counter
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 # What every emulator (moto, LocalStack) accepts; the one spelling for boto3, env vars and Pulumi config.
@@ -26,6 +28,24 @@ def is_loopback(url: str | None) -> bool:
     return bool(url) and url.split("://", 1)[-1].startswith(("127.0.0.1", "localhost"))
 
 
+_LOADER: list[botocore.loaders.Loader] = []  # one per process, made on first use
+_LOADER_LOCK = threading.Lock()
+
+
+def _session(region: str, credentials: dict[str, str]) -> boto3.session.Session:
+    """A boto3 session whose service models come from one process-wide loader.
+
+    Each new session otherwise parses the service models again: the EC2 model alone costs ~0.5 s of
+    CPU, paid by every ``Ctx`` (one per up, destroy, verify…). The loader only reads and caches files.
+    """
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(botocore.loaders.create_loader())
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER[0])
+    return boto3.session.Session(botocore_session=core, region_name=region, **credentials)
+
+
 class Ctx:
     """boto3 clients bound to one region and (optionally) an emulator endpoint; thread-safe, counts calls."""
 
@@ -33,7 +53,7 @@ class Ctx:
         self.endpoint_url = endpoint_url
         self.region = region
         credentials = EMULATOR_CREDENTIALS if endpoint_url else {}
-        self._session = boto3.session.Session(region_name=region, **credentials)
+        self._session = _session(region, credentials)
         self._config = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=max_pool)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()

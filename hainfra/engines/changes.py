@@ -13,6 +13,9 @@ A change to a live stack is planned the way Pulumi plans it:
 - **order** (:func:`order_steps`): delete-first replacements (dependents first) → creates, updates
   and replacements in dependency order → deletes of replaced and removed resources (dependents
   first), each after everything that used it has moved.
+- **deletes** (:func:`delete_blockers`): a resource is deleted once everything that depends on it
+  is gone, by the dependencies the state records (never by creation order: an in-place update can
+  make an old resource depend on a newer one).
 
 No I/O here: the sandbox engine feeds these functions and executes the steps.
 """
@@ -29,6 +32,7 @@ from hainfra.errors import ConfigError, ProtectedResourceError
 
 UNKNOWN = "<unknown>"
 PENDING_ID = "<new:"  # preview's id of a resource that does not exist yet: "<new:NAME>"
+REPLACED_MARK = "#replaced-"  # state key of the old copy of a create-before-delete replacement: URN#replaced-ORDER
 
 # Parameters that name what a stack *is*: changing one on a live stack would rebuild it under
 # another identity (every name, the region's AZs, the data). The way is a new stack.
@@ -166,8 +170,8 @@ class _Graph:
 def order_steps(planned: list[Planned]) -> list[Step]:
     """The order of a change (Pulumi's): see the module docstring.
 
-    Delete phases run in reverse creation order, which is a valid dependents-first order of the
-    old graph (every resource was created after what it depends on).
+    Delete phases are listed newest first; the engine executes them along :func:`delete_blockers`,
+    which also holds when an in-place update made an old resource depend on a newer one.
     """
     newest_first = lambda p: -p.old_order  # noqa: E731
     first = sorted((p for p in planned if p.action == "replace" and p.delete_first), key=newest_first)
@@ -179,6 +183,28 @@ def order_steps(planned: list[Planned]) -> list[Step]:
                   key=newest_first)
     steps += [Step("delete" if p.action == "delete" else "delete-replaced", p.urn) for p in last]
     return steps
+
+
+def delete_blockers(entries: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """For each resource to delete (a state entry), the resources of the same set that must be gone first.
+
+    A resource waits for everything that depends on it: entries whose recorded ``dependencies`` name it
+    (inputs computed from it and explicit ``depends_on``, as the SDK reports them, rewritten by every
+    update) or whose ``parent`` it is. A dependant also holds back the old copies of a replaced
+    dependency (``URN#replaced-N``): a killed ``up`` may have left it pointing at the old copy.
+    Resources outside ``entries`` (kept by this change) hold nothing back.
+    """
+    entries = list(entries)
+    copies: dict[str, list[str]] = {}  # URN -> keys of it and of its old copies among the entries
+    for entry in entries:
+        copies.setdefault(entry["urn"].partition(REPLACED_MARK)[0], []).append(entry["urn"])
+    blockers: dict[str, set[str]] = {entry["urn"]: set() for entry in entries}
+    for entry in entries:
+        for target in [*entry.get("dependencies", ()), entry.get("parent", "")]:
+            for key in copies.get(target, ()):
+                if key != entry["urn"]:
+                    blockers[key].add(entry["urn"])
+    return blockers
 
 
 # --- what may not change ----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pandas as pd
+
 from hainfra.aws import EMULATOR_CREDENTIALS, Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import functions
@@ -17,6 +19,7 @@ from hainfra.engines.changes import (
     PENDING_ID,
     Diff,
     Planned,
+    delete_blockers,
     diff,
     normalise,
     order_steps,
@@ -25,10 +28,9 @@ from hainfra.engines.changes import (
 )
 from hainfra.engines.protection import lift_deletion_protection
 from hainfra.engines.runtime import Registration, evaluate, unwrap_secrets
-from hainfra.engines.sandbox import emulator, ownership
+from hainfra.engines.sandbox import emulator, ownership, sweep, teardown
 from hainfra.engines.sandbox.handlers import HELD, REGISTRY, REPLACE_RULES, Handler, ReplaceRule
 from hainfra.engines.sandbox.state import State, stack_lock
-from hainfra.engines.sandbox.sweep import sweep
 from hainfra.errors import EmulatorError, LeftoverError, ResourceError, UnsupportedResourceError
 from hainfra.naming import owner
 from hainfra.plan import evaluate_offline
@@ -104,6 +106,9 @@ class _Realiser:
             d = diff(old["inputs"], stored, force_new=rule.force_new, unique=rule.unique, ignore=reg.ignore_changes,
                      property_deps=reg.property_dependencies, deleted_first=first)
             self._row(d.action, reg, d.causes, d)
+            if d.action == "same" and self.apply and sorted(old.get("dependencies", [])) != sorted(reg.dependencies):
+                # a new depends_on changes no input, but a destroy must see it
+                self.state.put(reg.urn, {**old, "dependencies": list(reg.dependencies)})
             if d.action == "same" or (not self.apply and d.action == "update"):
                 return old["id"], old["outputs"]
             if not self.apply:
@@ -167,6 +172,18 @@ class _Realiser:
 
     def call(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
         return functions.live_answer(self.ctx, token, args)
+
+
+def _first_failure(failed: dict[str, BaseException], by_urn: dict[str, dict[str, Any]], state: State) -> BaseException:
+    """The newest failed delete (a ResourceError naming it), with the others and what stays in the state."""
+    urns = sorted(failed, key=lambda urn: (urn not in by_urn, -int(by_urn.get(urn, {}).get("order", 0))))
+    first = failed[urns[0]]
+    if not isinstance(first, ResourceError):
+        return first
+    also = f"; also failed: {', '.join(urns[1:])}" if len(urns) > 1 else ""
+    return ResourceError(first.urn, f"{first.reason.rstrip('.')}{also}. Independent resources were deleted; the "
+                                    f"{len(state.resources)} still in the state (what failed and what it depends on) "
+                                    "were kept")
 
 
 class SandboxEngine(Engine):
@@ -252,17 +269,68 @@ class SandboxEngine(Engine):
         self.progress(ProgressEvent(action, type_, name, "done", time.perf_counter() - started))
         return result
 
-    def _delete(self, ctx: Ctx, state: State, entries: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-        for entry in entries:
-            handler = REGISTRY.get(entry["type"])
-            if handler is None:
-                raise UnsupportedResourceError(f"state holds {entry['urn']} of unknown type {entry['type']}")
+    def _delete(self, ctx: Ctx, state: State, entries: list[dict[str, Any]], rows: list[dict[str, Any]],
+                then: dict[str, tuple[set[str], Callable[[], None]]] | None = None) -> None:
+        """Delete ``entries`` in parallel along their dependency graph (see :mod:`.teardown`).
+
+        Each resource leaves the state (saved atomically) right after its delete returns, so a kill at
+        any instant leaves the state listing everything that may still exist. A failed delete keeps
+        what it depends on; independent resources are still deleted; then the first failure is raised.
+
+        Args:
+            then: more tasks (name -> URNs whose delete each waits for, work), run beside the deletes.
+        """
+        then = then or {}
+        unknown = sorted({e["type"] for e in entries if e["type"] not in REGISTRY})
+        if unknown:
+            raise UnsupportedResourceError(f"state holds resources of unknown type {', '.join(unknown)}; "
+                                           "nothing was deleted")
+        by_urn = {e["urn"]: e for e in entries}
+        lock = threading.Lock()
+
+        def delete(urn: str) -> None:
+            if urn in then:
+                return then[urn][1]()
+            entry = by_urn[urn]
             replaced = entry.get("status") == "replaced"  # the old half of a replacement: its row says replace
-            mine = self.step("delete-replaced" if replaced else "delete", entry["type"], entry["name"], entry["urn"],
-                             lambda entry=entry, handler=handler: self._delete_one(ctx, state, handler, entry))
-            state.remove(entry["urn"])
+            mine = self.step("delete-replaced" if replaced else "delete", entry["type"], entry["name"], urn,
+                             lambda: self._delete_one(ctx, state, REGISTRY[entry["type"]], entry))
+            state.remove(urn)
             if not (replaced and mine):
-                rows.append(change_row("delete" if mine else "not ours", entry["type"], entry["name"], entry["urn"]))
+                with lock:
+                    rows.append(change_row("delete" if mine else "not ours", entry["type"], entry["name"], urn))
+
+        blockers = {**delete_blockers(entries), **{name: waits for name, (waits, _) in then.items()}}
+        failed = teardown.walk(blockers, delete, parallel=self.parallel,  # deletes first, newest first
+                               rank=lambda urn: (1, 0) if urn in then else (0, -int(by_urn[urn].get("order", 0))))
+        if failed:
+            error = _first_failure(failed, by_urn, state)
+            raise error from failed.get(getattr(error, "urn", ""))
+
+    def _delete_and_sweep(self, ctx: Ctx, state: State, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """Delete everything in the state; each sweep check runs as soon as the kinds it counts are deleted.
+
+        A check that finds something that early is run again at the end (see ``sweep.WAITS_FOR``).
+        """
+        entries = state.in_reverse_order()
+        found: dict[tuple[str, str], sweep.Split] = {}
+
+        def check(key: tuple[str, str]) -> Callable[[], None]:
+            def run() -> None:
+                found[key] = sweep.check(ctx, self.config, key)
+            return run
+
+        then = {f"sweep {service} {kind}": (waits, check((service, kind)))
+                for (service, kind), waits in sweep.waits(entries).items()}
+        try:
+            self._delete(ctx, state, entries, rows, then)
+        except ResourceError as exc:
+            raise ResourceError(exc.urn, f"{exc.reason}. Fix the cause, then `hainfra destroy --stack "
+                                         f"{self.config.stack}` again deletes what remains") from exc
+        state.outputs = {}
+        state.save()
+        found.update(sweep.checks(ctx, self.config, [key for key, f in found.items() if f.ours], self.parallel))
+        return sweep.frame(found)
 
     def _delete_one(self, ctx: Ctx, state: State, handler: Handler, entry: dict[str, Any]) -> bool:
         """Delete one resource of the state if it is still this stack's; False (and untouched) if not."""
@@ -383,7 +451,7 @@ class SandboxEngine(Engine):
         return OperationResult("refresh", changes_frame(rows), seconds=time.perf_counter() - started)
 
     def destroy(self, forget: bool = False) -> OperationResult:
-        """Delete in reverse creation order, then sweep the emulator: a leftover is an error.
+        """Delete along the dependency graph, in parallel, then sweep the emulator: a leftover is an error.
 
         Args:
             forget: drop state that belongs to an emulator that is gone, deleting nothing.
@@ -400,10 +468,7 @@ class SandboxEngine(Engine):
             state = self._state(url)
             ctx = self._ctx(url)
             rows: list[dict[str, Any]] = lift_deletion_protection(state.outputs, self.aws_client_kwargs())
-            self._delete(ctx, state, state.in_reverse_order(), rows)
-            state.outputs = {}
-            state.save()
-            leftovers = sweep(ctx, self.config)
+            leftovers = self._delete_and_sweep(ctx, state, rows)
         result = OperationResult("destroy", changes_frame(rows), seconds=time.perf_counter() - started, sweep=leftovers)
         left = leftovers[leftovers["remaining"] > 0]
         if len(left):

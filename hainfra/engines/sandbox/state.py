@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hainfra.engines.changes import REPLACED_MARK
 from hainfra.errors import StackLockedError, StateError
 from hainfra.home import stack_dir
 
@@ -67,12 +68,13 @@ class State:
     def retire(self, urn: str) -> str:
         """Keep a replaced resource under its own key until it is deleted (create-before-delete).
 
-        It keeps its creation order, so deletes in reverse order still take dependents first; a
-        killed ``up`` leaves it in the state, and the next ``up`` (or ``destroy``) deletes it.
+        It keeps its recorded dependencies (deleted before what it used) and holds back what depends
+        on its URN (see ``changes.delete_blockers``); a killed ``up`` leaves it in the state, and the
+        next ``up`` (or ``destroy``) deletes it.
         """
         with self._lock:
             entry = self.resources.pop(urn)
-            key = f"{urn}#replaced-{entry['order']}"
+            key = f"{urn}{REPLACED_MARK}{entry['order']}"
             self.resources[key] = {**entry, "urn": key, "status": "replaced"}
             self._save()
             return key

@@ -56,7 +56,8 @@ Lookup = Callable[[Ctx, Props], "Found | None"]
 # Props key the engine sets for a lookup by tag: physical ids its state holds, never "found" as an orphan
 # (the old half of a create-before-delete replacement shares the new half's Name tag).
 HELD = "__held_ids__"
-_NOT_FOUND = ("NoSuchEntity", "NoSuchBucket", "NoSuchTagSet", "ValidationError", "InvalidParameter")
+_NOT_FOUND = ("NoSuchEntity", "NoSuchBucket", "NoSuchTagSet", "ValidationError", "InvalidParameter",
+              "InvalidResourceId", "WAFNonexistentItemException")
 
 
 def unknown(value: Any) -> bool:
@@ -74,8 +75,7 @@ def lookup(*required: str) -> Callable[[Callable[[Ctx, Props], Found | None]], L
             try:
                 return fn(ctx, p)
             except ClientError as exc:
-                code = error_code(exc)
-                if "NotFound" in code or code.startswith("NoSuch") or code in _NOT_FOUND:
+                if not_found(exc):
                     return None
                 raise
 
@@ -138,6 +138,12 @@ def replaces_on(token: str, *force_new: str, unique: tuple[str, ...] = ()) -> No
 
 def error_code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
+
+
+def not_found(exc: ClientError) -> bool:
+    """AWS says the resource does not exist (each service spells it its own way)."""
+    code = error_code(exc)
+    return "NotFound" in code or code.startswith("NoSuch") or code in _NOT_FOUND
 
 
 def ignore(*codes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -241,8 +241,8 @@ def delete_lt(ctx: Ctx, rid: str, p: Props) -> None:
 @lookup()
 def find_lt(ctx: Ctx, p: Props) -> Found | None:
     by = {"LaunchTemplateIds": [p["id"]]} if not unknown(p.get("id")) else {"LaunchTemplateNames": [p["name"]]}
-    lt = ctx.client("ec2").describe_launch_templates(**by)["LaunchTemplates"][0]
-    return Found(lt["LaunchTemplateId"], tags_of(lt.get("Tags")))
+    found = ctx.client("ec2").describe_launch_templates(**by)["LaunchTemplates"]  # moto: [] for a deleted id
+    return Found(found[0]["LaunchTemplateId"], tags_of(found[0].get("Tags"))) if found else None
 
 
 register("aws:ec2/launchTemplate:LaunchTemplate", Handler(
