@@ -13,9 +13,6 @@ import warnings
 from collections import Counter
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 # What every emulator (moto, LocalStack) accepts; the one spelling for boto3, env vars and Pulumi config.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 # The sandbox emulator serves TLS on loopback with a throw-away certificate.
@@ -30,6 +27,9 @@ class Ctx:
     """boto3 clients bound to one region and (optionally) an emulator endpoint; thread-safe, counts calls."""
 
     def __init__(self, endpoint_url: str | None, region: str, max_pool: int = 16) -> None:
+        import boto3  # function-local: start-up time (the offline plan uses this module's helpers, never a client)
+        from botocore.config import Config
+
         self.endpoint_url = endpoint_url
         self.region = region
         credentials = EMULATOR_CREDENTIALS if endpoint_url else {}
