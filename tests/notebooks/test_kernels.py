@@ -22,17 +22,31 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _gone_within(pids: list[int], seconds: float) -> list[int]:
     deadline = time.monotonic() + seconds
     alive = pids
     while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        alive = [p for p in alive if _alive(p)]
         time.sleep(0.2)
     return alive
 
 
+def _command(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.NoSuchProcess:  # a short-lived child (git) ended between the listing and the look
+        return ""
+
+
 def _kernels_of(pid: int) -> list[psutil.Process]:
-    return [c for c in psutil.Process(pid).children(recursive=True) if "ipykernel" in " ".join(c.cmdline())]
+    return [c for c in psutil.Process(pid).children(recursive=True) if "ipykernel" in _command(c)]
 
 
 def test_a_warm_kernel_holds_the_steps_but_no_name_and_no_history(tmp_path: Path) -> None:
@@ -121,7 +135,7 @@ def test_sigkill_while_a_kernel_is_started_ahead_leaves_no_kernel(tmp_path: Path
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     survivors = _gone_within(everything, 30)
-    assert not survivors, [" ".join(psutil.Process(p).cmdline()) for p in survivors]
+    assert not survivors, [_command(psutil.Process(p)) for p in survivors]
     assert len(found) >= 2
 
 
