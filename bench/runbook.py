@@ -152,7 +152,8 @@ def median_breakdown(samples: list[dict[str, dict[str, float]]]) -> dict[str, di
     return {stage: {col: statistics.median(s[stage][col] for s in samples) for col in COLUMNS} for stage in STAGES}
 
 
-def table(title: str, rows: dict[str, dict[str, float]]) -> str:
+def table(title: str, rows: dict[str, dict[str, float]], wall: float) -> str:
+    """Seconds per stage and column; the last row is the wall time outside the stages (start, emulator, exit)."""
     head = f"| {title} | " + " | ".join(COLUMNS) + " | total |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 2)]
     for stage in STAGES:
@@ -160,6 +161,8 @@ def table(title: str, rows: dict[str, dict[str, float]]) -> str:
         lines.append(f"| {stage} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {sum(values):.2f} |")
     sums = [sum(rows[s][c] for s in STAGES) for c in COLUMNS]
     lines.append("| **all stages** | " + " | ".join(f"{v:.2f}" for v in sums) + f" | {sum(sums):.2f} |")
+    lines.append(f"| outside stages (process start, checks, emulator start/stop) |{' |' * len(COLUMNS)} "
+                 f"{wall - sum(sums):.2f} |")
     return "\n".join(lines)
 
 
@@ -182,9 +185,9 @@ def main() -> int:
                   flush=True)
     med = {side: {k: statistics.median(p[side][k] for p in pairs) for k in ("wall", "cpu")} for side in ("notebooks", "api")}
     print()
-    print(table("notebooks (s)", median_breakdown([p["notebook_breakdown"] for p in pairs])))
+    print(table("notebooks (s)", median_breakdown([p["notebook_breakdown"] for p in pairs]), med["notebooks"]["wall"]))
     print()
-    print(table("API (s)", median_breakdown([p["api_breakdown"] for p in pairs])))
+    print(table("API (s)", median_breakdown([p["api_breakdown"] for p in pairs]), med["api"]["wall"]))
     print()
     print("| path | wall s (median) | CPU s (median) |\n|---|---|---|")
     for side in ("notebooks", "api"):
