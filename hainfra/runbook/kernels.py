@@ -12,6 +12,7 @@ Ctrl-C); the kernels of a SIGKILLed runner exit on their own (ipykernel polls it
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -52,6 +53,7 @@ def warm(stage: str) -> None:
         load_services()
     if stage in DRAWING:
         import matplotlib.pyplot  # noqa: F401
+    gc.freeze()  # the modules live as long as the kernel: no later collection (nor its exit) scans them again
 
 
 def warm_line(stage: str) -> str:
