@@ -39,20 +39,24 @@ def warm(stage: str) -> None:
     """Load what ``stage``'s cells will need, as its kernel boots: imports and offline tables, no work.
 
     Every first cell imports the steps and checks its parameters (papermill's notebook inspection, the
-    region list); the stages that evaluate or draw load that too. Nothing here touches a stack.
+    region list); the stages that evaluate or draw load that too. Nothing here touches a stack. Best
+    effort: whatever fails here fails again, visibly and archived, in the cell that needs it.
     """
-    import papermill  # noqa: F401 - the first cell's parameter check inspects the notebook with it
+    try:
+        import papermill  # noqa: F401 - the first cell's parameter check inspects the notebook with it
 
-    import hainfra.runbook.steps  # noqa: F401
-    from hainfra.config import known_regions
+        import hainfra.runbook.steps  # noqa: F401
+        from hainfra.config import known_regions
 
-    known_regions()
-    if stage in EVALUATING:
-        from hainfra.components import load_services
+        known_regions()
+        if stage in EVALUATING:
+            from hainfra.components import load_services
 
-        load_services()
-    if stage in DRAWING:
-        import matplotlib.pyplot  # noqa: F401
+            load_services()
+        if stage in DRAWING:
+            import matplotlib.pyplot  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.debug("warming the %s kernel: %s", stage, exc)
     gc.freeze()  # the modules live as long as the kernel: no later collection (nor its exit) scans them again
 
 
