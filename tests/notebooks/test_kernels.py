@@ -147,6 +147,9 @@ def test_ctrl_c_while_a_kernel_is_started_ahead_archives_interrupted_and_stops_b
     deadline = time.monotonic() + 60
     while not (archive / "index.jsonl").exists() and time.monotonic() < deadline:  # configure is recorded as started
         time.sleep(0.1)
+    # Its cells run (the instant the started entry is being written and anchored is the audit's own window).
+    time.sleep(2)
+    assert len(_kernels_of(proc.pid)) >= 2, "the deploy kernel waits beside the running configure stage"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130, proc.stderr.read() if proc.stderr else ""
     assert not _gone_within([k.pid for k in found], 30), "a kernel outlived the interrupted runbook"
