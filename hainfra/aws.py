@@ -11,12 +11,11 @@ import json
 import threading
 import warnings
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.loaders
-import botocore.session
-from botocore.config import Config
+if TYPE_CHECKING:
+    import boto3
+    import botocore.loaders
 
 # What every emulator (moto, LocalStack) accepts; the one spelling for boto3, env vars and Pulumi config.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -38,6 +37,10 @@ def _session(region: str, credentials: dict[str, str]) -> boto3.session.Session:
     Each new session otherwise parses the service models again: the EC2 model alone costs ~0.5 s of
     CPU, paid by every ``Ctx`` (one per up, destroy, verify…). The loader only reads and caches files.
     """
+    import boto3  # function-local: start-up time (the offline plan uses this module's helpers, never a client)
+    import botocore.loaders
+    import botocore.session
+
     with _LOADER_LOCK:
         if not _LOADER:
             _LOADER.append(botocore.loaders.create_loader())
@@ -50,6 +53,8 @@ class Ctx:
     """boto3 clients bound to one region and (optionally) an emulator endpoint; thread-safe, counts calls."""
 
     def __init__(self, endpoint_url: str | None, region: str, max_pool: int = 16) -> None:
+        from botocore.config import Config  # function-local: start-up time, as in _session
+
         self.endpoint_url = endpoint_url
         self.region = region
         credentials = EMULATOR_CREDENTIALS if endpoint_url else {}

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from hainfra import naming
+from hainfra.components import load_services
 from hainfra.components.compute import Compute, ComputeArgs
 from hainfra.components.edge import Firewall, FirewallArgs
 from hainfra.components.monitoring import Alarms, AlarmsArgs, Observability, ObservabilityArgs
@@ -84,6 +85,7 @@ def tag_resource_type(args: pulumi.ResourceTransformationArgs) -> pulumi.Resourc
 
 def program(config: StackConfig) -> dict[str, Any]:
     """Declare the whole stack; returns its outputs (also exported for the Pulumi engine)."""
+    load_services()
     pulumi.runtime.register_stack_transformation(tag_resource_type)
     azs = availability_zones(config)
     identity = aws.get_caller_identity()

@@ -11,9 +11,9 @@ import ast
 import difflib
 import functools
 import logging
-import os
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +29,7 @@ from hainfra.config import ENV_PREFIX, FIELDS, SECRET_FIELDS, SECRET_FROM_ENV, S
 from hainfra.data import check_data, load_yaml
 from hainfra.engines import get_engine, private_emulator, served_emulator
 from hainfra.errors import ConfigError
+from hainfra.runbook.kernels import KERNEL_ARGUMENTS, Ahead, Kernels, kernel_manager_class, kernel_name
 from hainfra.runbook.progress import streaming
 
 log = logging.getLogger(__name__)
@@ -130,18 +131,6 @@ def _refuse_weak_secrets(secrets: list[str]) -> None:
         raise ConfigError.one("secret parameter", redact.REDACTED, f"{exc}; use a longer secret") from None
 
 
-def _kernel_manager_class(env: dict[str, str]) -> type:
-    """A kernel manager class that starts its kernel with ``env`` added to the environment."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class SecretEnvKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            kw["env"] = {**os.environ, **(kw.get("env") or {}), **env}
-            await super().start_kernel(**kw)
-
-    return SecretEnvKernelManager
-
-
 def merge_parameters(params: dict[str, Any] | None, params_file: str | None) -> dict[str, Any]:
     """Parameters from a YAML file (``-f``, plain data only), overridden by explicit ones (``-p``)."""
     from_file = read_yaml(Path(params_file)) if params_file else {}
@@ -180,24 +169,33 @@ def stack_secrets(config: StackConfig) -> tuple[list[str], str]:
         return [], f"stack secrets unavailable for redaction: {type(exc).__name__}: {exc}"
 
 
-def _render_html(notebook_json: str) -> bytes:
-    import nbformat  # function-local: start-up time (only when archiving)
-    from nbconvert import HTMLExporter
+@functools.cache
+def _html_exporter() -> Any:
+    """One exporter per process: it loads its templates once (a runbook renders every stage)."""
+    from nbconvert import HTMLExporter  # function-local: start-up time (only when archiving)
 
     exporter = HTMLExporter()
     exporter.log.setLevel(logging.ERROR)  # its accessibility note on the topology picture is not actionable here
-    body, _ = exporter.from_notebook_node(nbformat.reads(notebook_json, as_version=4))
+    return exporter
+
+
+def _render_html(notebook_json: str) -> bytes:
+    import nbformat  # function-local: start-up time (only when archiving)
+
+    body, _ = _html_exporter().from_notebook_node(nbformat.reads(notebook_json, as_version=4))
     return body.encode()
 
 
 def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, params_file: str | None = None,
               archive_root: str | Path = "archive", run_group: str | None = None, cell_timeout: float | None = None,
               extra_secrets: list[str] | None = None, notebook: str | Path | None = None,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str], None] | None = None, kernel: Ahead | None = None) -> dict[str, Any]:
     """Execute one stage's notebook, recorded write-ahead and archived (also on failure). Returns the run record.
 
     ``notebook`` runs an operator's copy instead of the packaged notebook (the papermill engine);
-    ``progress`` receives cell starts and the kernel's output lines as they happen.
+    ``progress`` receives cell starts and the kernel's output lines as they happen; ``kernel`` is one
+    started ahead for this stage (:mod:`hainfra.runbook.kernels`; its owner shuts it down), used when it
+    was started with this run's environment.
 
     Ctrl-C archives the partial notebook as ``interrupted`` and re-raises; if the archive cannot be
     written the run is spooled and ArchiveWriteError names the spool folder.
@@ -216,8 +214,10 @@ def run_stage(stage: str, *, stack: str, params: dict[str, Any] | None = None, p
         output_path = Path(tmp) / STAGES[stage]
         recorded.render = functools.partial(_archived_files, output_path=output_path, input_path=input_path,
                                             secrets=secrets, config=config, began=time.time())
+        env = kernel_env(config)
+        ready = kernel if kernel is not None and kernel.fits(env, kernel_name(input_path)) else None
         recorded.outcome, recorded.failing_cell = _execute(stage, input_path, output_path, parameters, cell_timeout,
-                                                           kernel_env(config), progress)
+                                                           env, progress, ready)
     return recorded.result or {}
 
 
@@ -238,27 +238,32 @@ def _shown(path: Path) -> str:
 
 
 def _execute(stage: str, input_path: Path, output_path: Path, parameters: dict[str, Any], cell_timeout: float | None,
-             env: dict[str, str], progress: Callable[[str], None] | None = None) -> tuple[str, dict[str, Any] | None]:
+             env: dict[str, str], progress: Callable[[str], None] | None = None,
+             kernel: Ahead | None = None) -> tuple[str, dict[str, Any] | None]:
     """Run the notebook with papermill: (outcome, failing cell). Ctrl-C propagates (archived as interrupted).
 
     ``env`` (the run's secrets) is added to the kernel's environment, never to its command line or cell;
-    ``progress`` receives cell starts and the kernel's output as they happen.
+    ``progress`` receives cell starts and the kernel's output as they happen; ``kernel``, started ahead,
+    runs the cells instead of a new one.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    started = {"km": kernel.manager} if kernel else {"kernel_manager_class": kernel_manager_class(env)}
     try:
         with streaming(stage, input_path, progress) as stream:
             papermill.execute_notebook(str(input_path), str(output_path), parameters=parameters, progress_bar=False,
                                        cwd=str(Path.cwd()), execution_timeout=int(cell_timeout) if cell_timeout else None,
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no transport warnings
-                                       kernel_manager_class=_kernel_manager_class(env), **stream)
+                                       extra_arguments=list(KERNEL_ARGUMENTS), **started, **stream)
     except PapermillExecutionError as exc:
         return "failed", {"execution_count": exc.exec_count, "cell_index": exc.cell_index, "ename": exc.ename,
                           "evalue": exc.evalue}
     except Exception as exc:  # noqa: BLE001 - a timeout or kernel death is still archived
         outcome = "timeout" if "timeout" in type(exc).__name__.lower() or "Timeout" in str(exc) else "failed"
         return outcome, {"ename": type(exc).__name__, "evalue": str(exc)}
+    finally:
+        if kernel is not None:  # it exits while the stage is archived (its owner waits for it)
+            kernel.release()
     return "success", None
 
 
@@ -276,9 +281,11 @@ def _archived_files(record: dict[str, Any], *, output_path: Path, input_path: Pa
     clean, record_redactions = redactor.data(record)  # parameters, failing cell, anything a user typed
     record.clear()
     record.update(clean)
+    rendering = time.perf_counter()
     page = audit_record.with_header(_render_html(notebook).decode(), record)
     html, html_redactions = redactor.text(page)
     record["redactions"] = redactions + html_redactions + record_redactions
+    record["timings"] = {"render": round(time.perf_counter() - rendering, 3)}  # bench/runbook.py's breakdown
     name = input_path.stem
     files = {f"{name}.ipynb": notebook.encode(), f"{name}.html": html.encode()}
     for folder in (scan.scans_since(config.stack, began) if began is not None else []):
@@ -308,6 +315,7 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
     ``drill`` names a drill scenario to run after verify (the optional 05-drill stage).
 
     On the sandbox one private emulator serves the whole runbook unless ``aws_endpoint_url`` is given.
+    Each stage's kernel is started while the stage before it runs (:mod:`hainfra.runbook.kernels`).
     """
     merged = merge_parameters(params, params_file)
     stage_names = {name for stage in STAGES for name in notebook_parameters(stage)} - set(COMMON_PARAMETERS)
@@ -316,36 +324,44 @@ def run_runbook(*, stack: str, params: dict[str, Any] | None = None, params_file
     if unknown:
         raise ConfigError(unknown)
     for stage in STAGES:  # every stage's parameters are valid before the first cell runs (exit 2)
-        split_parameters(stage, stack, {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)})
+        _, config = split_parameters(stage, stack, _stage_params(stage, merged))
     engine = merged.get("engine", "sandbox")
     private = engine == "sandbox" and not merged.get("aws_endpoint_url")
     if private and keep:  # a private emulator dies with the run: a kept stack needs one that stays
         merged["aws_endpoint_url"], private = long_lived_emulator(), False
+    stages = [s for s in STAGES if not (s == "teardown" and keep) and not (s in OPTIONAL_STAGES and not drill)]
     deadline = time.monotonic() + timeout
     group = f"runbook-{uuid.uuid4().hex[:8]}"
     records: list[dict[str, Any]] = []
-    with private_emulator() if private else nullcontext() as emu:
-        if emu is not None:
-            merged["aws_endpoint_url"] = emu.url
-        if drill:
-            merged["scenario"] = drill
-        for stage in STAGES:
-            if stage == "teardown" and keep:
-                break
-            if stage in OPTIONAL_STAGES and not drill:
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                log.error("runbook timeout (%ss) reached before %s", timeout, stage)
-                records.append({"stage": stage, "outcome": "timeout", "run_id": "-"})
-                break
-            stage_params = {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)}
-            record = run_stage(stage, stack=stack, params=stage_params, archive_root=archive_root, run_group=group,
-                               cell_timeout=remaining, progress=progress)
-            records.append(record)
-            if record["outcome"] != "success":
-                break
+    # Loaded while the first stage runs (this process only waits for its kernel then), not when it is archived.
+    threading.Thread(target=_html_exporter, name="hainfra-warm-html", daemon=True).start()
+    with Kernels() as kernels:
+        kernels.start(stages[0], NOTEBOOKS / STAGES[stages[0]], kernel_env(config))  # boots while the emulator starts
+        with private_emulator() if private else nullcontext() as emu:
+            if emu is not None:
+                merged["aws_endpoint_url"] = emu.url
+            if drill:
+                merged["scenario"] = drill
+            for stage, following in zip(stages, [*stages[1:], None], strict=True):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    log.error("runbook timeout (%ss) reached before %s", timeout, stage)
+                    records.append({"stage": stage, "outcome": "timeout", "run_id": "-"})
+                    break
+                if following:
+                    kernels.start(following, NOTEBOOKS / STAGES[following], kernel_env(config))
+                record = run_stage(stage, stack=stack, params=_stage_params(stage, merged), archive_root=archive_root,
+                                   run_group=group, cell_timeout=remaining, progress=progress,
+                                   kernel=kernels.take(stage))
+                kernels.stop(stage)
+                records.append(record)
+                if record["outcome"] != "success":
+                    break
     return records
+
+
+def _stage_params(stage: str, merged: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in merged.items() if k in FIELDS or k in notebook_parameters(stage)}
 
 
 def long_lived_emulator() -> str:

@@ -35,6 +35,7 @@ def test_whole_runbook_on_the_sandbox(tmp_path: Path) -> None:
     # The secret travelled in the kernel's environment: the record and the cell show the placeholder.
     assert record["parameters"]["params"]["pulumi_config_passphrase"] == SECRET_FROM_ENV
     assert set(record["files"]) == {"02-deploy.ipynb", "02-deploy.html"}
+    assert record["timings"]["render"] > 0  # bench/runbook.py's per-stage breakdown
 
     # The canary appears nowhere in the archive (the stack's own secrets: tests/sandbox/test_archive_redaction.py).
     everything = b"".join(p.read_bytes() for p in archive.rglob("*") if p.is_file())
@@ -45,6 +46,9 @@ def test_whole_runbook_on_the_sandbox(tmp_path: Path) -> None:
     assert list(runs["stage"]) == ["configure", "deploy", "verify", "teardown"]
     assert list(runs["seq"]) == [1, 3, 5, 7]  # each run: its started entry, then its finished entry
     folder = archive / "rb" / record["started"][:10] / record["run_id"]
+    counts = [c["execution_count"] for c in json.loads((folder / "02-deploy.ipynb").read_text())["cells"]
+              if c["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1)), "the kernel started ahead ran no cell of its own"
     page = (folder / "02-deploy.html").read_text()
     assert page.count("<html") == 1
     header = page[page.index("<body"):][:6000]
