@@ -172,3 +172,16 @@ def test_two_stacks_side_by_side_never_share_an_edge_name() -> None:
     for kind in ("waf", "waf-logs-policy", "cert"):
         assert naming.name(a, kind) != naming.name(b, kind)
     assert naming.log_group_name(a, naming.WAF_LOG_KIND) != naming.log_group_name(b, naming.WAF_LOG_KIND)
+
+
+def test_every_service_the_program_uses_is_loaded_under_the_lock() -> None:
+    """``components.load_services`` loads pulumi_aws's lazy service modules once, under a lock (the lazy
+    loader is not thread-safe); a service the program uses but the list misses would load lazily, racing."""
+    from hainfra.components import SERVICES
+
+    used: set[str] = set()
+    for params in (PROD, {"environment": "dev", "waf": True}):
+        evaluation, _ = evaluate_offline(StackConfig.load(params, env={}))
+        used |= {r.type.split(":")[1].split("/")[0] for r in evaluation.custom}
+    module = {"lambda": "lambda_"}  # pulumi_aws's module names avoid Python keywords
+    assert {module.get(s, s) for s in used} <= set(SERVICES)
