@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -77,7 +79,22 @@ def test_the_whole_run_timeout_stops_between_stages_and_bounds_the_running_one(m
         clock[0] += 10
         return {"stage": name, "outcome": "success", "run_id": f"r-{name}"}
 
-    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    class NoKernels:  # the stages are stubbed: no kernel to start ahead
+        def __enter__(self) -> NoKernels:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def start(self, *args: object) -> None:
+            pass
+
+        take = stop = start
+
+    # The runner's clock only: the time module itself stays real (asyncio and threads read it).
+    monkeypatch.setattr(runner, "time", SimpleNamespace(monotonic=lambda: clock[0], time=time.time,
+                                                        perf_counter=time.perf_counter))
+    monkeypatch.setattr(runner, "Kernels", NoKernels)
     monkeypatch.setattr(runner, "run_stage", stage)
     records = runner.run_runbook(stack="late", params={"aws_endpoint_url": "https://127.0.0.1:9"}, timeout=15)
     assert ran == [("configure", 15.0), ("deploy", 5.0)]
