@@ -1,5 +1,5 @@
 """What the emulator adds to moto (emulation, documented as such): TLS a client can verify, the
-instance agent, the Auto Scaling behaviour a drill needs, and three fidelity fixes (a bucket's
+instance agent, the Auto Scaling behaviour a drill needs, hainfra's rotation function run in-process, and three fidelity fixes (a bucket's
 EventBridge notification setting is read back; deleting a NAT gateway frees its Elastic IP; a
 launch template version made by CreateLaunchTemplateVersion launches instances).
 
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hainfra.engines.sandbox import agent, asg_emulation
+from hainfra.engines.sandbox import agent, asg_emulation, lambda_emulation
 
 HOSTS = ("127.0.0.1", "localhost")
 
@@ -138,5 +138,7 @@ def install(argv: list[str]) -> None:
     report_eventbridge_notifications()
     release_nat_addresses()
     launch_from_api_made_versions()
-    agent.install(agent.Endpoint(f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""))
+    url, bundle = f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""
+    agent.install(agent.Endpoint(url, bundle))
+    lambda_emulation.install(url, bundle)
     asg_emulation.install()
