@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 MANAGED_BY = "hainfra"
 # The stack's log groups and alarms by kind: the key policy grants exactly these (no wildcard).
-LOG_GROUP_KINDS = ("flow-logs", "app", "s3-events")
+LOG_GROUP_KINDS = ("flow-logs", "app", "s3-events", "rotation")
+ROTATION_FUNCTION_KIND = "rotate-secret"  # the secret's rotation function (Lambda)
 ALARM_KINDS = ("alarm-unhealthy-hosts", "alarm-alb-5xx", "alarm-asg-capacity")
 
 # Tag keys, spelled once (config validation, the sweep, verify and the ownership checks use these).
@@ -116,6 +117,8 @@ def log_group_name(config: StackConfig, kind: str) -> str:
     """Log group names; EventBridge targets conventionally live under /aws/events/."""
     if kind == "s3-events":
         return f"/aws/events/{name(config, 's3-events')}"
+    if kind == "rotation":  # Lambda writes a function's logs to this group and no other
+        return f"/aws/lambda/{name(config, ROTATION_FUNCTION_KIND)}"
     return fit(f"/{config.project}/{config.env_id}/{stack_slug(config.stack)}/{kind}", LOG_GROUP_LIMIT)
 
 

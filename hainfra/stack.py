@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from hainfra import naming
+from hainfra import documents, naming
 from hainfra.components.compute import Compute, ComputeArgs
 from hainfra.components.monitoring import Alarms, AlarmsArgs, Observability, ObservabilityArgs
 from hainfra.components.network import Network, NetworkArgs
@@ -92,13 +92,14 @@ def program(config: StackConfig) -> dict[str, Any]:
     keys = Keys("keys", KeysArgs(c, identity.account_id, partition))
     network = Network("network", NetworkArgs(c, azs, keys.key.arn, identity.account_id, partition))
     storage = Storage("storage", StorageArgs(c, keys.key.arn, identity.account_id, partition))
-    secrets = Secrets("secrets", SecretsArgs(c, keys.key.arn, storage.bucket.bucket))
+    secrets = Secrets("secrets", SecretsArgs(c, keys.key.arn, storage.bucket.bucket, identity.account_id, partition))
     observability = Observability("observability", ObservabilityArgs(c, keys.key.arn, storage.bucket.bucket,
                                                                           identity.account_id))
     ssm_path = naming.ssm_path(c)
     ssm_path_arn = f"arn:{partition}:ssm:{c.region}:{identity.account_id}:parameter{ssm_path}"
     instance = InstanceIdentity("identity", IdentityArgs(
         c, ssm_path_arn, secrets.secret.arn, keys.key.arn, storage.bucket.arn, observability.app_log_group.arn))
+    secrets.restrict(instance.role.arn, documents.principal_arn(identity.arn, partition))
     compute = Compute("compute", ComputeArgs(
         c, network.vpc.id, [s.id for s in network.subnets["public"]], [s.id for s in network.subnets["private"]],
         instance.profile.arn, keys.key.arn, storage.log_bucket.bucket, storage.log_policy))

@@ -1,6 +1,6 @@
 """What the emulator adds to moto (emulation, documented as such): TLS a client can verify, the
-instance agent, the Auto Scaling behaviour a drill needs, hainfra's rotation function run in-process, and three fidelity fixes (a bucket's
-EventBridge notification setting is read back; deleting a NAT gateway frees its Elastic IP; a
+instance agent, the Auto Scaling behaviour a drill needs, hainfra's rotation function run in-process, and four fidelity fixes (a bucket's
+EventBridge notification setting is read back; Object Lock can be enabled on a bucket holding objects; deleting a NAT gateway frees its Elastic IP; a
 launch template version made by CreateLaunchTemplateVersion launches instances).
 
 ``install(argv)`` is the one hook moto_server calls before serving. The server's TLS certificate is
@@ -124,6 +124,26 @@ def launch_from_api_made_versions() -> None:
     LaunchTemplateVersion.user_data = property(user_data)
 
 
+def lock_existing_buckets() -> None:
+    """PutObjectLockConfiguration works on a versioned bucket that already holds objects, as on AWS since
+    November 2023 (moto still demands an empty bucket, so enabling Object Lock on a live backup bucket — or
+    changing its default retention — would fail only here)."""
+    from moto.s3.models import S3Backend
+
+    def put_lock(self: Any, bucket_name: str, lock_enabled: bool, mode: str | None = None, days: int | None = None,
+                 years: int | None = None) -> None:
+        from moto.s3.exceptions import InvalidBucketState
+
+        bucket = self.get_bucket(bucket_name)
+        if not bucket.is_versioned:
+            raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
+        if lock_enabled:
+            bucket.object_lock_enabled = True
+        bucket.default_lock_mode, bucket.default_lock_days, bucket.default_lock_years = mode, days, years
+
+    S3Backend.put_object_lock_configuration = put_lock
+
+
 def _option(argv: list[str], short: str, long: str, default: str) -> str:
     for i, arg in enumerate(argv[:-1]):
         if arg in (short, long):
@@ -138,6 +158,7 @@ def install(argv: list[str]) -> None:
     report_eventbridge_notifications()
     release_nat_addresses()
     launch_from_api_made_versions()
+    lock_existing_buckets()
     url, bundle = f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""
     agent.install(agent.Endpoint(url, bundle))
     lambda_emulation.install(url, bundle)
