@@ -49,18 +49,13 @@ PROTECTED: dict[str, tuple[str, str]] = {
 
 
 def normalise(value: Any) -> Any:
-    """Inputs as compared and stored: Pulumi's ``Unknown`` placeholder becomes :data:`UNKNOWN`, an
-    AssetArchive of text assets ``{"assets": {name: {"text": ...}}}``."""
+    """Inputs as compared and stored: Pulumi's ``Unknown`` placeholder becomes :data:`UNKNOWN`."""
     if isinstance(value, dict):
         return {k: normalise(v) for k, v in value.items()}
     if isinstance(value, list):
         return [normalise(v) for v in value]
     if type(value).__name__ == "Unknown":  # pulumi.output.Unknown, without importing the SDK here
         return UNKNOWN
-    if type(value).__name__ == "AssetArchive":  # a function's code: compared and stored as plain data
-        return {"assets": {k: normalise(v) for k, v in value.assets.items()}}
-    if type(value).__name__ == "StringAsset":
-        return {"text": value.text}
     return value
 
 

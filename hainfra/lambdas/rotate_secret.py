@@ -11,7 +11,7 @@ templates ("Rotation by Lambda function", Secrets Manager User Guide):
    an existing AWSPENDING version for the token is kept, as a retried call must not draw another value).
 2. ``setSecret``: nothing to do: the value is the credential itself (no database user to update), read by
    the application from Secrets Manager.
-3. ``testSecret``: the pending value exists, satisfies the generation rules and differs from the current one.
+3. ``testSecret``: the pending value satisfies the generation rules.
 4. ``finishSecret``: move AWSCURRENT to the pending version (AWSPREVIOUS follows automatically) and take
    AWSPENDING off it, so the next rotation never sees this one as still in progress.
 """
@@ -91,12 +91,15 @@ def valid_value(value: str) -> bool:
 
 
 def test_secret(client: Any, arn: str, token: str) -> None:
-    pending = client.get_secret_value(SecretId=arn, VersionId=token, VersionStage=PENDING)["SecretString"]
-    current = client.get_secret_value(SecretId=arn, VersionStage=CURRENT)["SecretString"]
+    """The pending value satisfies the generation rules. RotateSecret with RotateImmediately=false calls this step
+    alone, on a pending version that may hold no value or a copy of the current one: then there is nothing to test."""
+    try:
+        pending = client.get_secret_value(SecretId=arn, VersionId=token, VersionStage=PENDING)["SecretString"]
+    except client.exceptions.ResourceNotFoundException:
+        log.info("testSecret: version %s of %s holds no value (a configuration test): nothing to test", token, arn)
+        return
     if not valid_value(pending):
         raise RotationError(f"pending version {token} of {arn} does not satisfy the generation rules")
-    if pending == current:
-        raise RotationError(f"pending version {token} of {arn} repeats the current value")
     log.info("testSecret: version %s of %s is valid", token, arn)
 
 

@@ -8,13 +8,14 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from hainfra import lambdas, naming
+from hainfra import documents, lambdas, naming, verify
 from hainfra.aws import Ctx
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.lambdas import rotate_secret
 
 pytestmark = pytest.mark.slow
+CHECKS = ["secrets.rotation", "secrets.resource-policy", "storage.object-lock"]
 
 
 def test_rotation_deployed_and_run_and_a_locked_dev_bucket_still_tears_down(
@@ -44,6 +45,21 @@ def test_rotation_deployed_and_run_and_a_locked_dev_bucket_still_tears_down(
     put = s3.put_object(Bucket=outputs["bucket_name"], Key="backup.tar", Body=b"data")
     with pytest.raises(ClientError, match="AccessDenied|locked|Retention"):
         s3.delete_object(Bucket=outputs["bucket_name"], Key="backup.tar", VersionId=put["VersionId"])
+
+    results = verify.run(config, engine=engine, wait_seconds=2, checks=CHECKS)
+    assert set(results["status"]) == {"pass"}, results.to_string()
+
+    # out of band: a wider policy, a slower schedule, another code, no lock rule -> each check fails
+    wider = json.dumps(documents.secret_policy(allowed_arns=[*exempt, "arn:aws:iam::123456789012:role/intruder"]))
+    sm.put_resource_policy(SecretId=outputs["secret_arn"], ResourcePolicy=wider)
+    sm.rotate_secret(SecretId=outputs["secret_arn"], RotationLambdaARN=described["RotationLambdaARN"],
+                     RotationRules={"AutomaticallyAfterDays": 90}, RotateImmediately=False)
+    s3.put_object_lock_configuration(Bucket=outputs["bucket_name"], ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled"})
+    results = verify.run(config, engine=engine, wait_seconds=2, checks=CHECKS)
+    failed = results[results["status"] == "fail"]
+    assert set(failed["check"]) == set(CHECKS), results.to_string()
+    assert "intruder" in failed[failed["check"] == "secrets.resource-policy"]["found"].iloc[0]
 
     engine.destroy()  # non-prod: force_destroy bypasses GOVERNANCE, as the provider does
     with pytest.raises(ClientError):
