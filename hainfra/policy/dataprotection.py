@@ -22,7 +22,7 @@ def _of_secret(g: Graph, secret: Resource, key: str, suffix: str) -> list[Resour
 
 @rule("secret-rotation", "high", "declare aws.secretsmanager.SecretRotation(secret_id=..., rotation_lambda_arn=..., "
       f"rotation_rules={{'automatically_after_days': <1-{MAX_ROTATION_DAYS}>}}) (hainfra: secret_rotation_days)",
-      "SecurityHub SecretsManager.1/.4, CKV2_AWS_57; Prowler secretsmanager_automatic_rotation_enabled",
+      "SecurityHub SecretsManager.1/.4, CKV2_AWS_57, CKV_AWS_304; Prowler secretsmanager_automatic_rotation_enabled",
       prod_only_mandatory=True)
 def secret_rotation(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
     for secret in g.of("secretsmanager/secret:Secret"):
