@@ -93,12 +93,12 @@ class StackConfig:
     # --- data protection (issue 19: the secret's policy and rotation, locked backups) ----------------
     secret_rotation_days: int = _param(30, "Days between rotations of the application secret by hainfra's rotation "
                                            "function (Lambda), 1-365.")
-    secret_admin_arns: list = _param([], "IAM role/user ARNs besides the account root and the deploying identity "
-                                         "that may manage the secret (its resource policy denies everyone else "
-                                         "but the instance role and the rotation function).")
+    secret_admin_arns: list = _param([], "IAM role/user ARNs besides the deploying identity that may manage the "
+                                         "secret (its resource policy denies everyone else but the instance role "
+                                         "and the rotation function).")
     backup_lock_days: int | None = _param(None, "Object Lock (GOVERNANCE) retention of backup object versions, "
-                                                "1-36500 days; default 30 in prod, off (0) elsewhere. Enabling it on "
-                                                "a live stack replaces the backup bucket.")
+                                                "1-36500 days; default 30 in prod, off (0) elsewhere. Enabled on a "
+                                                "live bucket in place; once on, it cannot be switched off.")
     alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
     certificate_arn: str = _param("", "Optional ACM certificate ARN: HTTPS listener, HTTP redirects to it.")
     engine: str = _param("sandbox", "sandbox (local AWS emulator, the default) or pulumi (real AWS).")

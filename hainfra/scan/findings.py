@@ -72,10 +72,6 @@ ACCEPTED: dict[str, str] = {
 OPEN_WORK: dict[str, str] = {
     "elbv2_ssl_listeners": "open: fixed by issue 19 (prod serves HTTPS only)",
     "elbv2_waf_acl_attached": "open: fixed by issue 19 (WAFv2 web ACL on the ALB)",
-    "secretsmanager_automatic_rotation_enabled": "open: fixed by issue 19 (secret rotation)",
-    "secretsmanager_secret_rotated_periodically": "open: fixed by issue 19 (secret rotation)",
-    "secretsmanager_has_restrictive_resource_policy": "open: fixed by issue 19 (secret resource policy)",
-    "s3_bucket_object_lock": "open: fixed by issue 19 (Object Lock on the prod backup bucket)",
     "s3_bucket_cross_region_replication": "open: fixed by issue 19 (optional dr_region replication)",
     "ec2_instance_detailed_monitoring_enabled": "open: fixed by issue 19 (detailed monitoring in prod)",
     "autoscaling_group_multiple_instance_types": "open: fixed by issue 19 (instance_types, mixed instances)",
