@@ -42,6 +42,8 @@ class Storage(pulumi.ComponentResource):
         self.bucket = aws.s3.Bucket(n, bucket=naming.bucket_name(c, args.account_id), force_destroy=not c.is_prod,
                                     tags=naming.tags(c, naming.bucket_name(c, args.account_id)),
                                     opts=pulumi.ResourceOptions(parent=self))
+        # Under Object Lock AWS refuses to suspend versioning: deleting the versioning resource (which suspends
+        # it) would stop a teardown, so then it is only dropped from the stack (retain_on_delete).
         self.versioning, _ = self._guard(n, self.bucket, aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
             apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                 sse_algorithm="aws:kms", kms_master_key_id=args.key_arn),
@@ -58,7 +60,7 @@ class Storage(pulumi.ComponentResource):
                 noncurrent_days=c.backup_expire_days),
             abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                 days_after_initiation=c.abort_upload_days)),
-            document(documents.tls_only_bucket_policy, bucket_arn=self.bucket.arn))
+            document(documents.tls_only_bucket_policy, bucket_arn=self.bucket.arn), keep_versioning=lock)
         bucket_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.bucket, self.versioning])
         # Object Lock: every new version is locked for lock_days (deleting it is refused until then). Enabled by
         # this resource on the versioned bucket (AWS allows it on existing buckets since 2023), never by the
@@ -78,7 +80,8 @@ class Storage(pulumi.ComponentResource):
 
     def _guard(self, n: str, bucket: aws.s3.Bucket,
                sse: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs, lifecycle: Rules,
-               policy: pulumi.Input[str]) -> tuple[aws.s3.BucketVersioning, aws.s3.BucketPolicy]:
+               policy: pulumi.Input[str], keep_versioning: bool = False,
+               ) -> tuple[aws.s3.BucketVersioning, aws.s3.BucketPolicy]:
         """What every bucket of the stack has: owner-enforced objects, all public access blocked, versioning,
         default encryption, a lifecycle (after versioning, which it acts on) and a policy (after the public
         access block, which would otherwise refuse a policy S3 judges public)."""
@@ -91,7 +94,8 @@ class Storage(pulumi.ComponentResource):
             ignore_public_acls=True, restrict_public_buckets=True, opts=opts)
         versioning = aws.s3.BucketVersioning(
             n, bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=opts)
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=keep_versioning)))
         aws.s3.BucketServerSideEncryptionConfiguration(n, bucket=bucket.id, rules=[sse], opts=opts)
         aws.s3.BucketLifecycleConfiguration(n, bucket=bucket.id, rules=[lifecycle],
                                             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))

@@ -64,6 +64,9 @@ ACCEPTED: dict[str, str] = {
                                 "SSE-S3 (AWS does not support SSE-KMS there); the backup bucket uses the stack key",
     "s3_bucket_server_access_logging_enabled": "accepted: the log bucket is the access-log target itself; logging "
                                                "it would need yet another bucket (the backup bucket logs to it)",
+    "s3_bucket_object_lock": "accepted: the log bucket is the backup bucket's server access log destination, which "
+                             "AWS requires to have no Object Lock default retention; the backup bucket is locked "
+                             "(GOVERNANCE, backup_lock_days)",
     "s3_bucket_event_notifications_enabled": "accepted: the log bucket's objects are logs nobody reacts to; the "
                                              "backup bucket sends its events (verify's dataflow check)",
 }

@@ -127,13 +127,13 @@ def launch_from_api_made_versions() -> None:
 def lock_existing_buckets() -> None:
     """PutObjectLockConfiguration works on a versioned bucket that already holds objects, as on AWS since
     November 2023 (moto still demands an empty bucket, so enabling Object Lock on a live backup bucket — or
-    changing its default retention — would fail only here)."""
+    changing its default retention — would fail only here); and, as on AWS, a bucket with Object Lock keeps
+    its versioning (moto let it be suspended)."""
+    from moto.s3.exceptions import InvalidBucketState
     from moto.s3.models import S3Backend
 
     def put_lock(self: Any, bucket_name: str, lock_enabled: bool, mode: str | None = None, days: int | None = None,
                  years: int | None = None) -> None:
-        from moto.s3.exceptions import InvalidBucketState
-
         bucket = self.get_bucket(bucket_name)
         if not bucket.is_versioned:
             raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
@@ -142,6 +142,16 @@ def lock_existing_buckets() -> None:
         bucket.default_lock_mode, bucket.default_lock_days, bucket.default_lock_years = mode, days, years
 
     S3Backend.put_object_lock_configuration = put_lock
+    put_versioning = S3Backend.put_bucket_versioning
+
+    def keep_versioning(self: Any, bucket_name: str, status: str) -> None:
+        """Versioning of a bucket with Object Lock cannot be suspended (AWS refuses; moto allowed it)."""
+        if status != "Enabled" and getattr(self.get_bucket(bucket_name), "object_lock_enabled", False):
+            raise InvalidBucketState("An Object Lock configuration is present on this bucket, so the versioning "
+                                     "state cannot be changed.")
+        put_versioning(self, bucket_name, status)
+
+    S3Backend.put_bucket_versioning = keep_versioning
 
 
 def _option(argv: list[str], short: str, long: str, default: str) -> str:

@@ -163,8 +163,9 @@ def _sse_rule(r: Props) -> dict[str, Any]:
 register("aws:s3/bucketVersioning:BucketVersioning", bucket_config(
     lambda ctx, p: s3(ctx).put_bucket_versioning(
         Bucket=p["bucket"], VersioningConfiguration={"Status": p["versioningConfiguration"]["status"]}),
-    # Like Pulumi: versioning cannot be switched off, only suspended.
-    lambda ctx, b: s3(ctx).put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})))
+    # Like Pulumi: versioning cannot be switched off, only suspended (and not at all under Object Lock).
+    lambda ctx, b: None if object_locked(ctx, b) else s3(ctx).put_bucket_versioning(
+        Bucket=b, VersioningConfiguration={"Status": "Suspended"})))
 
 register("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket_config(
     lambda ctx, p: s3(ctx).put_bucket_encryption(
