@@ -138,3 +138,15 @@ def test_test_step_refuses_a_value_that_breaks_the_rules_and_finish_is_idempoten
         rotate_secret.rotate(sm, {"Step": "testSecret", "SecretId": secret, "ClientRequestToken": bad})
     assert sm.get_secret_value(SecretId=secret)["SecretString"] == current
     assert token != bad
+
+
+def test_redaction_knows_the_value_a_rotation_replaced(ctx: Ctx, secret: str) -> None:
+    """After a rotation the old value stays valid (AWSPREVIOUS): the archive's redaction must know both."""
+    from hainfra.runbook.runner import secret_versions
+
+    sm = ctx.client("secretsmanager")
+    before = sm.get_secret_value(SecretId=secret)["SecretString"]
+    assert secret_versions(sm, secret) == [before]
+    sm.rotate_secret(SecretId=secret, RotationLambdaARN=_function(ctx, lambdas.package(lambdas.ROTATE_SECRET)),
+                     RotationRules={"AutomaticallyAfterDays": 30})
+    assert secret_versions(sm, secret) == [sm.get_secret_value(SecretId=secret)["SecretString"], before]
