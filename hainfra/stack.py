@@ -86,13 +86,15 @@ def program(config: StackConfig) -> dict[str, Any]:
     pulumi.runtime.register_stack_transformation(tag_resource_type)
     azs = availability_zones(config)
     identity = aws.get_caller_identity()
-    partition = aws.get_partition().partition
+    partition_info = aws.get_partition()
+    partition = partition_info.partition
     c = config
 
     keys = Keys("keys", KeysArgs(c, identity.account_id, partition))
     network = Network("network", NetworkArgs(c, azs, keys.key.arn, identity.account_id, partition))
     storage = Storage("storage", StorageArgs(c, keys.key.arn, identity.account_id, partition))
-    secrets = Secrets("secrets", SecretsArgs(c, keys.key.arn, storage.bucket.bucket, identity.account_id, partition))
+    secrets = Secrets("secrets", SecretsArgs(c, keys.key.arn, storage.bucket.bucket, identity.account_id, partition,
+                                             partition_info.dns_suffix))
     observability = Observability("observability", ObservabilityArgs(c, keys.key.arn, storage.bucket.bucket,
                                                                           identity.account_id))
     ssm_path = naming.ssm_path(c)

@@ -12,7 +12,9 @@ from hainfra.components import document
 from hainfra.config import StackConfig
 from hainfra.lambdas.rotate_secret import ENDPOINT_ENV, VALUE_LENGTH
 
-# The rotation function's limits: one rotation needs four short calls; it never runs twice at once.
+# The rotation function's limits: one rotation needs four short calls; it never runs twice at once. (AWS keeps
+# 10 executions of an account unreserved: an account still at the initial quota of 10 must raise it first.)
+# Its one variable names the regional endpoint (encrypted with the stack key, as CKV_AWS_173 asks).
 ROTATION_TIMEOUT_SECONDS = 30
 ROTATION_MEMORY_MB = 128
 ROTATION_CONCURRENCY = 1
@@ -25,6 +27,7 @@ class SecretsArgs:
     bucket_name: pulumi.Input[str]
     account_id: str = ""
     partition: str = "aws"
+    dns_suffix: str = "amazonaws.com"  # the partition's (amazonaws.com.cn in China)
 
 
 def generated(length: int = VALUE_LENGTH) -> pulumi.Output[str]:
@@ -92,9 +95,9 @@ class Secrets(pulumi.ComponentResource):
                 f"{lambdas.ROTATE_SECRET}.py": pulumi.StringAsset(lambdas.source(lambdas.ROTATE_SECRET))}),
             source_code_hash=lambdas.code_hash(code), timeout=ROTATION_TIMEOUT_SECONDS,
             memory_size=ROTATION_MEMORY_MB, reserved_concurrent_executions=ROTATION_CONCURRENCY,
-            kms_key_arn=args.key_arn, tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="PassThrough"),
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables={
-                ENDPOINT_ENV: f"https://secretsmanager.{c.region}.amazonaws.com"}),
+            kms_key_arn=args.key_arn, environment=aws.lambda_.FunctionEnvironmentArgs(variables={
+                ENDPOINT_ENV: f"https://secretsmanager.{c.region}.{args.dns_suffix}"}),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="PassThrough"),
             tags=naming.tags(c, fn_name),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.rotation_logs, policy]))
         # Secrets Manager may invoke it for this secret only (confused deputy: account and secret ARN).

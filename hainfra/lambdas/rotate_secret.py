@@ -30,7 +30,7 @@ VALUE_LENGTH = 32  # the generated value: 32 letters and digits (GetRandomPasswo
 VALUE_ALPHABET = frozenset(string.ascii_letters + string.digits)
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 PENDING, CURRENT = "AWSPENDING", "AWSCURRENT"
-# Set on the function (AWS's templates use the same variable) so an emulator can stand in for the service.
+# The regional endpoint, set on the function (AWS's templates read the same variable); boto3's default if unset.
 ENDPOINT_ENV = "SECRETS_MANAGER_ENDPOINT"
 
 
