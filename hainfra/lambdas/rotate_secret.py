@@ -23,7 +23,9 @@ import os
 import string
 from typing import Any
 
-log = logging.getLogger()
+# Its own logger at INFO (Lambda's root handler prints it); never the root logger's level, which would change
+# the logging of any process importing this module (hainfra imports it for VALUE_LENGTH).
+log = logging.getLogger("rotate_secret")
 log.setLevel(logging.INFO)
 
 VALUE_LENGTH = 32  # the generated value: 32 letters and digits (GetRandomPassword, no punctuation)

@@ -90,7 +90,8 @@ def object_lock(v: VerifyContext) -> Iterator[Row]:
     found = f"{conf.get('ObjectLockEnabled', 'not enabled')} {retention.get('Mode', '')} " \
             f"{retention.get('Days', '')}".strip()
     if not days:
-        yield skip(bucket, "no Object Lock (backup_lock_days=0, outside prod)", f"found: {found}")
+        yield skip(bucket, f"Object Lock {BACKUP_LOCK_MODE}",
+                   f"not configured: backup_lock_days=0, the default outside prod (found: {found})")
         return
     ok = conf.get("ObjectLockEnabled") == "Enabled" and retention.get("Mode") == BACKUP_LOCK_MODE and \
         retention.get("Days") == days
