@@ -95,15 +95,24 @@ class Ctx:
         return self._account
 
 
-def empty_prefix(ctx: Ctx, bucket: str, prefix: str) -> int:
-    """Delete every version and delete marker under ``prefix``; returns how many."""
+def empty_prefix(ctx: Ctx, bucket: str, prefix: str, bypass_governance: bool = False) -> int:
+    """Delete every version and delete marker under ``prefix``; returns how many.
+
+    ``bypass_governance``: also versions under an Object Lock GOVERNANCE retention (needs
+    s3:BypassGovernanceRetention); COMPLIANCE retention is never bypassed.
+    """
     s3 = ctx.client("s3")
     removed = 0
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         items = [{"Key": v["Key"], "VersionId": v["VersionId"]}
                  for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
         if items:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": items, "Quiet": True})
+            extra = {"BypassGovernanceRetention": True} if bypass_governance else {}
+            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": items, "Quiet": True}, **extra)
+            if answer.get("Errors"):  # a locked version (COMPLIANCE, or GOVERNANCE without bypass)
+                first = answer["Errors"][0]
+                raise RuntimeError(f"cannot empty bucket {bucket}: {first.get('Key')} ({first.get('VersionId')}): "
+                                   f"{first.get('Code')} {first.get('Message')}")
             removed += len(items)
     return removed
 

@@ -40,6 +40,9 @@ ALLOW_REPLACE = ("backup_bucket", "kms_key", "secret")  # hainfra.engines.change
 RESOURCE_TYPE_TAG = "ResourceType"
 # Minimum retention Security Hub CloudWatch.16 accepts; prod's default.
 PROD_LOG_RETENTION_DAYS = 365
+# Prod's default Object Lock retention of backup versions (GOVERNANCE): a month to notice a bad delete.
+PROD_BACKUP_LOCK_DAYS = 30
+MAX_ROTATION_DAYS = 365  # Prowler secretsmanager_secret_rotated_periodically asks for at most 90 by default
 ENV_PREFIX = "HAINFRA_"
 # Upper bounds where AWS has none that would stop a typo before it costs money: an Auto Scaling group
 # of more than 1000 instances exceeds every default EC2 quota; S3 lifecycle days are bounded at 100 years.
@@ -87,6 +90,15 @@ class StackConfig:
     interface_endpoints: bool | None = _param(None, "Interface VPC endpoints for SSM, SSM Messages, EC2 Messages, EC2 "
                                                     "and Logs (instances keep SSM and logs without a NAT); default on "
                                                     "in prod, off elsewhere (each costs per AZ-hour).")
+    # --- data protection (issue 19: the secret's policy and rotation, locked backups) ----------------
+    secret_rotation_days: int = _param(30, "Days between rotations of the application secret by hainfra's rotation "
+                                           "function (Lambda), 1-365.")
+    secret_admin_arns: list = _param([], "IAM role/user ARNs besides the deploying identity that may manage the "
+                                         "secret (its resource policy denies everyone else but the instance role "
+                                         "and the rotation function).")
+    backup_lock_days: int | None = _param(None, "Object Lock (GOVERNANCE) retention of backup object versions, "
+                                                "1-36500 days; default 30 in prod, off (0) elsewhere. Enabled on a "
+                                                "live bucket in place; once on, it cannot be switched off.")
     alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
     certificate_arn: str = _param("", "ACM certificate ARN: HTTPS listener, HTTP redirects to it. Required in prod "
                                       "on AWS (prod serves HTTPS only); in the sandbox prod imports a self-signed one.")
@@ -166,6 +178,13 @@ class StackConfig:
     def endpoints_enabled(self) -> bool:
         """Whether the interface VPC endpoints exist: the explicit switch, else on in prod only."""
         return self.is_prod if self.interface_endpoints is None else self.interface_endpoints
+
+    @property
+    def lock_days(self) -> int:
+        """Object Lock days of the backup bucket (0: no lock): the explicit value, else 30 in prod, 0 elsewhere."""
+        if self.backup_lock_days is not None:
+            return self.backup_lock_days
+        return PROD_BACKUP_LOCK_DAYS if self.is_prod else 0
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -359,7 +378,7 @@ def validate(c: StackConfig) -> list[tuple[str, object, str]]:
     if c.certificate_arn and not _CERT_ARN.match(c.certificate_arn):
         p.append(("certificate_arn", c.certificate_arn,
                   "use an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/UUID), or leave empty"))
-    p += _validate_engine(c) + _validate_audit(c) + _validate_edge(c)
+    p += _validate_engine(c) + _validate_audit(c) + _validate_edge(c) + _validate_data_protection(c)
     return p
 
 
@@ -482,6 +501,31 @@ def _validate_audit(c: StackConfig) -> list[tuple[str, object, str]]:
         p.append(("archive_lock_mode", c.archive_lock_mode, f"use one of {', '.join(LOCK_MODES)}"))
     if not 1 <= c.archive_lock_days <= 36500:
         p.append(("archive_lock_days", c.archive_lock_days, "use 1 to 36500 days"))
+    return p
+
+
+_IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+
+
+def _validate_data_protection(c: StackConfig) -> list[tuple[str, object, str]]:
+    """Secret rotation and administrators, Object Lock of the backups."""
+    p: list[tuple[str, object, str]] = []
+    if not 1 <= c.secret_rotation_days <= MAX_ROTATION_DAYS:
+        p.append(("secret_rotation_days", c.secret_rotation_days,
+                  f"use 1 to {MAX_ROTATION_DAYS} days (Secrets Manager rotates at most daily; auditors expect "
+                  "at least yearly, Prowler 90 days)"))
+    for arn in c.secret_admin_arns:
+        if not isinstance(arn, str) or not _IAM_PRINCIPAL_ARN.match(arn):
+            p.append(("secret_admin_arns", arn, "use IAM role or user ARNs such as "
+                                                "arn:aws:iam::123456789012:role/Admin (no wildcards)"))
+    if c.backup_lock_days is not None and not 0 <= c.backup_lock_days <= MAX_LIFECYCLE_DAYS:
+        p.append(("backup_lock_days", c.backup_lock_days, f"use 1 to {MAX_LIFECYCLE_DAYS} days, or 0 for no lock"))
+    elif c.is_prod and c.backup_lock_days == 0:
+        p.append(("backup_lock_days", 0, f"prod backups are locked against deletion: use 1 to {MAX_LIFECYCLE_DAYS} "
+                                         f"days (default {PROD_BACKUP_LOCK_DAYS})"))
+    elif c.lock_days > c.backup_expire_days:
+        p.append(("backup_lock_days", c.lock_days, f"a lock longer than backup_expire_days ({c.backup_expire_days}) "
+                                                   "keeps versions the lifecycle should expire; lower it"))
     return p
 
 

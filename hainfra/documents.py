@@ -22,6 +22,7 @@ WILDCARD_ALLOWED: dict[str, str] = {
     "AlarmsUseKey": "in a KMS key policy, Resource '*' means this key only",
     "AutoScalingUseKey": "in a KMS key policy, Resource '*' means this key only",
     "AutoScalingCreateGrant": "in a KMS key policy, Resource '*' means this key only",
+    "GenerateValue": "secretsmanager:GetRandomPassword acts on no resource (it only draws random characters)",
 }
 
 # The Auto Scaling service-linked role launches instances for every ASG of the account; with EBS
@@ -53,6 +54,8 @@ SERVICE_SCOPE: dict[str, tuple[tuple[str, ...], str]] = {
     "logs.*.amazonaws.com": ((LOGS_CONTEXT,),
                              "CloudWatch Logs User Guide, KMS encryption: scoped by the log group ARN in the "
                              "encryption context (which names the account)"),
+    "lambda.amazonaws.com": ((SOURCE_ACCOUNT,), "Lambda Developer Guide, execution role: Lambda sends the "
+                                                "source account when it assumes the role (no function ARN)"),
     "ec2.amazonaws.com": ((), "EC2 sends no source context when an instance profile assumes its role; "
                               "a condition would break instance credentials"),
     "logdelivery.elasticloadbalancing.amazonaws.com": (
@@ -372,3 +375,60 @@ def wildcard_statements(doc: Doc) -> list[Doc]:
         if st.get("Effect") == "Allow" and "*" in resources and st.get("Sid") not in WILDCARD_ALLOWED:
             bad.append(st)
     return bad
+
+
+# --- the application secret: who may touch it, and what its rotation function may do -------------
+SECRET_MANAGER_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                          "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
+
+
+def principal_arn(caller_arn: str, partition: str = "aws") -> str:
+    """The ``aws:PrincipalArn`` of a caller: an STS assumed-role session becomes its role's ARN.
+
+    A role with a path keeps the path in ``aws:PrincipalArn`` but not in its session ARN: such a deployer
+    must be listed in ``secret_admin_arns`` (README, "The secret's resource policy").
+    """
+    head, _, rest = caller_arn.partition(":sts::")
+    if not rest:
+        return caller_arn
+    account, _, resource = rest.partition(":")
+    kind, _, name = resource.partition("/")
+    if kind == "assumed-role":
+        return f"arn:{partition}:iam::{account}:role/{name.split('/')[0]}"
+    return f"arn:{partition}:iam::{account}:{kind}/{name}"  # an IAM user's STS shape (emulators)
+
+
+def secret_policy(*, allowed_arns: list[str]) -> Doc:
+    """Deny every principal but the named ones any Secrets Manager action on the secret.
+
+    An explicit Deny with ``StringNotEquals aws:PrincipalArn`` (the shape AWS and Prowler's
+    secretsmanager_has_restrictive_resource_policy expect): the listed principals still need an IAM
+    Allow, everyone else is refused whatever their IAM policies say. The list always holds the
+    deploying identity and the stack's administrators, so the next deploy or teardown is never locked out.
+    """
+    return _doc({"Sid": "DenyAllButNamed", "Effect": "Deny", "Principal": "*", "Action": "secretsmanager:*",
+                 "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalArn": sorted(set(allowed_arns))}}})
+
+
+def secret_exempt(doc: Doc) -> list[str] | None:
+    """The principals a deny-all-but policy exempts; ``None`` when ``doc`` denies nobody that way."""
+    for st in _statements(doc):
+        condition = st.get("Condition") or {}
+        if st.get("Effect") == "Deny" and "*" in as_list(st.get("Principal")) and \
+                {"*", "secretsmanager:*"} & set(as_list(st.get("Action"))) and set(condition) == {"StringNotEquals"}:
+            names = {k.lower(): v for k, v in condition["StringNotEquals"].items()}
+            if set(names) == {"aws:principalarn"}:
+                return [str(v) for v in as_list(names["aws:principalarn"])]
+    return None
+
+
+def rotation_policy(*, secret_arn: str, key_arn: str, log_group_arn: str) -> Doc:
+    """The rotation function: its secret's versions, the stack key through Secrets Manager, its own log group."""
+    return _doc(
+        {"Sid": "RotateOwnSecret", "Effect": "Allow", "Action": list(SECRET_MANAGER_ACTIONS), "Resource": [secret_arn]},
+        {"Sid": "GenerateValue", "Effect": "Allow", "Action": "secretsmanager:GetRandomPassword", "Resource": "*"},
+        {"Sid": "UseStackKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+         "Resource": [key_arn]},
+        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [log_group_arn, f"{log_group_arn}:*"]},
+    )

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 MANAGED_BY = "hainfra"
 # The stack's log groups and alarms by kind: the key policy grants exactly these (no wildcard).
-LOG_GROUP_KINDS = ("flow-logs", "app", "s3-events")
+LOG_GROUP_KINDS = ("flow-logs", "app", "s3-events", "rotation")
 WAF_LOG_KIND, WAF_LOG_PREFIX = "waf", "aws-waf-logs-"  # only with the web ACL (config.waf_enabled)
+ROTATION_FUNCTION_KIND = "rotate-secret"  # the secret's rotation function (Lambda)
 ALARM_KINDS = ("alarm-unhealthy-hosts", "alarm-alb-5xx", "alarm-asg-capacity")
 
 # Tag keys, spelled once (config validation, the sweep, verify and the ownership checks use these).
@@ -127,6 +128,8 @@ def log_group_name(config: StackConfig, kind: str) -> str:
         return f"/aws/events/{name(config, 's3-events')}"
     if kind == WAF_LOG_KIND:
         return fit(f"{WAF_LOG_PREFIX}{config.project}-{config.env_id}-{stack_slug(config.stack)}", LOG_GROUP_LIMIT)
+    if kind == "rotation":  # Lambda writes a function's logs to this group and no other
+        return f"/aws/lambda/{name(config, ROTATION_FUNCTION_KIND)}"
     return fit(f"/{config.project}/{config.env_id}/{stack_slug(config.stack)}/{kind}", LOG_GROUP_LIMIT)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from hainfra import naming
+from hainfra import documents, naming
 from hainfra.components import load_services
 from hainfra.components.compute import Compute, ComputeArgs
 from hainfra.components.edge import Firewall, FirewallArgs
@@ -89,7 +89,8 @@ def program(config: StackConfig) -> dict[str, Any]:
     pulumi.runtime.register_stack_transformation(tag_resource_type)
     azs = availability_zones(config)
     identity = aws.get_caller_identity()
-    partition = aws.get_partition().partition
+    partition_info = aws.get_partition()
+    partition = partition_info.partition
     c = config
 
     keys = Keys("keys", KeysArgs(config=c, account_id=identity.account_id, partition=partition))
@@ -97,7 +98,9 @@ def program(config: StackConfig) -> dict[str, Any]:
                                              partition=partition))
     storage = Storage("storage", StorageArgs(config=c, key_arn=keys.key.arn, account_id=identity.account_id,
                                              partition=partition))
-    secrets = Secrets("secrets", SecretsArgs(config=c, key_arn=keys.key.arn, bucket_name=storage.bucket.bucket))
+    secrets = Secrets("secrets", SecretsArgs(config=c, key_arn=keys.key.arn, bucket_name=storage.bucket.bucket,
+                                             account_id=identity.account_id, partition=partition,
+                                             dns_suffix=partition_info.dns_suffix))
     observability = Observability("observability", ObservabilityArgs(
         config=c, key_arn=keys.key.arn, bucket_name=storage.bucket.bucket, account_id=identity.account_id))
     ssm_path = naming.ssm_path(c)
@@ -105,6 +108,7 @@ def program(config: StackConfig) -> dict[str, Any]:
     instance = InstanceIdentity("identity", IdentityArgs(
         config=c, ssm_path_arn=ssm_path_arn, secret_arn=secrets.secret.arn, key_arn=keys.key.arn,
         bucket_arn=storage.bucket.arn, log_group_arn=observability.app_log_group.arn))
+    secrets.restrict(instance.role.arn, documents.principal_arn(identity.arn, partition))
     compute = Compute("compute", ComputeArgs(
         config=c, vpc_id=network.vpc.id, public_subnet_ids=[s.id for s in network.subnets["public"]],
         private_subnet_ids=[s.id for s in network.subnets["private"]], instance_profile_arn=instance.profile.arn,

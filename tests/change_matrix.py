@@ -108,6 +108,11 @@ APPLICATION_CASES: list[tuple[dict[str, Any], Kinds]] = [
     ({"abort_upload_days": 3}, {"update": {"s3.BucketLifecycleConfiguration"}}),
     ({"alarm_email": "ops@example.com"}, {"create": {"sns.TopicSubscription"}}),
     ({"avoid_cidrs": ["172.16.0.0/12"]}, {}),  # validation only: nothing changes
+    ({"secret_rotation_days": 14}, {"update": {"secretsmanager.SecretRotation"}}),
+    ({"secret_admin_arns": ["arn:aws:iam::123456789012:role/BreakGlass"]}, {"update": {"secretsmanager.SecretPolicy"}}),
+    # Object Lock on a live bucket: one resource, never a new bucket; off again: the default retention goes
+    ({"backup_lock_days": 5}, {"create": {"s3.BucketObjectLockConfiguration"}}),
+    ({"backup_lock_days": 0}, {"delete": {"s3.BucketObjectLockConfiguration"}}),
 ]
 
 TAGGABLE = {"ec2.Vpc", "ec2.Subnet", "ec2.NatGateway", "ec2.SecurityGroup", "s3.Bucket", "kms.Key",

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-SERVICES = ("acm", "autoscaling", "cloudwatch", "ec2", "iam", "kms", "lb", "s3", "secretsmanager", "sns", "ssm", "wafv2")
+SERVICES = ("acm", "autoscaling", "cloudwatch", "ec2", "iam", "kms", "lambda_", "lb", "s3", "secretsmanager", "sns", "ssm", "wafv2")
 _loading = threading.Lock()
 _loaded: list[str] = []
 

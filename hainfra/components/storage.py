@@ -1,4 +1,4 @@
-"""Storage: the encrypted, versioned backup bucket with lifecycle rules, and the stack's log bucket."""
+"""Storage: the encrypted, versioned backup bucket with lifecycle rules (locked in prod), and the stack's log bucket."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from hainfra.config import StackConfig
 
 # Noncurrent log objects (overwritten or deleted) are kept this long: enough to notice tampering.
 LOG_NONCURRENT_DAYS = 30
+# Object Lock mode of the backups: GOVERNANCE lets a principal holding s3:BypassGovernanceRetention
+# remove a version early (an emergency, a non-prod teardown); COMPLIANCE would let nobody, not even root.
+BACKUP_LOCK_MODE = "GOVERNANCE"
 
 
 @dataclass(kw_only=True)
@@ -23,55 +26,65 @@ class StorageArgs:
     partition: str = "aws"
 
 
+Rules = aws.s3.BucketLifecycleConfigurationRuleArgs
+
+
 class Storage(pulumi.ComponentResource):
-    """Backup bucket (versioning, SSE-KMS, lifecycle, PAB, TLS-only, owner-enforced, EventBridge, access logs)
-    and the log bucket receiving the ALB's access logs and the backup bucket's server access logs."""
+    """Backup bucket (versioning, SSE-KMS, lifecycle, PAB, TLS-only, owner-enforced, EventBridge, access logs,
+    Object Lock when ``lock_days``) and the log bucket receiving the ALB's access logs and the backup bucket's
+    server access logs."""
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hainfra:storage:Storage", name, None, opts)
         c = args.config
-        child = pulumi.ResourceOptions(parent=self)
-        bucket_name = naming.bucket_name(c, args.account_id)
         n = naming.name(c, "backup")
-        # Backups survive a prod teardown: only non-prod buckets are emptied on destroy.
-        self.bucket = aws.s3.Bucket(n, bucket=bucket_name, force_destroy=not c.is_prod,
-                                    tags=naming.tags(c, bucket_name), opts=child)
-        pab, self.versioning = self._guard(n, self.bucket)
-        bucket_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.bucket])
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            n, bucket=self.bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="aws:kms", kms_master_key_id=args.key_arn),
-                bucket_key_enabled=True)],
-            opts=bucket_opts)
-        aws.s3.BucketLifecycleConfiguration(
-            n, bucket=self.bucket.id,
-            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="backup-retention", status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                noncurrent_version_transitions=[
-                    aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
-                        noncurrent_days=c.backup_ia_days, storage_class="STANDARD_IA"),
-                    aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
-                        noncurrent_days=c.backup_glacier_days, storage_class="GLACIER"),
-                ],
-                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=c.backup_expire_days),
-                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                    days_after_initiation=c.abort_upload_days),
-            )],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]))
-        aws.s3.BucketPolicy(n, bucket=self.bucket.id,
-                            policy=document(documents.tls_only_bucket_policy, bucket_arn=self.bucket.arn),
-                            opts=pulumi.ResourceOptions(parent=self, depends_on=[pab]))
+        lock = c.lock_days > 0
+        self.bucket = aws.s3.Bucket(n, bucket=naming.bucket_name(c, args.account_id), force_destroy=not c.is_prod,
+                                    tags=naming.tags(c, naming.bucket_name(c, args.account_id)),
+                                    opts=pulumi.ResourceOptions(parent=self))
+        # Under Object Lock AWS refuses to suspend versioning: deleting the versioning resource (which suspends
+        # it) would stop a teardown, so then it is only dropped from the stack (retain_on_delete).
+        self.versioning, _ = self._guard(n, self.bucket, aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=args.key_arn),
+            bucket_key_enabled=True), Rules(
+            id="backup-retention", status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            noncurrent_version_transitions=[
+                aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
+                    noncurrent_days=c.backup_ia_days, storage_class="STANDARD_IA"),
+                aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
+                    noncurrent_days=c.backup_glacier_days, storage_class="GLACIER"),
+            ],
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=c.backup_expire_days),
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=c.abort_upload_days)),
+            document(documents.tls_only_bucket_policy, bucket_arn=self.bucket.arn), keep_versioning=lock)
+        bucket_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.bucket, self.versioning])
+        # Object Lock: every new version is locked for lock_days (deleting it is refused until then). Enabled by
+        # this resource on the versioned bucket (AWS allows it on existing buckets since 2023), never by the
+        # bucket's own object_lock_enabled, which the provider marks ForceNew: turning the lock on for a live
+        # stack would replace the bucket and lose every backup.
+        if lock:
+            aws.s3.BucketObjectLockConfiguration(
+                n, bucket=self.bucket.id, object_lock_enabled="Enabled",
+                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                        mode=BACKUP_LOCK_MODE, days=c.lock_days)),
+                opts=bucket_opts)
         self.notification = aws.s3.BucketNotification(n, bucket=self.bucket.id, eventbridge=True, opts=bucket_opts)
         self._log_bucket(args)
         self.register_outputs({"bucket_name": self.bucket.bucket, "bucket_arn": self.bucket.arn,
                                "log_bucket_name": self.log_bucket.bucket})
 
-    def _guard(self, n: str, bucket: aws.s3.Bucket) -> tuple[aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
-        """What every bucket of the stack has: owner-enforced objects, all public access blocked, versioning."""
+    def _guard(self, n: str, bucket: aws.s3.Bucket,
+               sse: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs, lifecycle: Rules,
+               policy: pulumi.Input[str], keep_versioning: bool = False,
+               ) -> tuple[aws.s3.BucketVersioning, aws.s3.BucketPolicy]:
+        """What every bucket of the stack has: owner-enforced objects, all public access blocked, versioning,
+        default encryption, a lifecycle (after versioning, which it acts on) and a policy (after the public
+        access block, which would otherwise refuse a policy S3 judges public)."""
         opts = pulumi.ResourceOptions(parent=self, depends_on=[bucket])
         aws.s3.BucketOwnershipControls(
             n, bucket=bucket.id,
@@ -81,8 +94,13 @@ class Storage(pulumi.ComponentResource):
             ignore_public_acls=True, restrict_public_buckets=True, opts=opts)
         versioning = aws.s3.BucketVersioning(
             n, bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=opts)
-        return pab, versioning
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=keep_versioning)))
+        aws.s3.BucketServerSideEncryptionConfiguration(n, bucket=bucket.id, rules=[sse], opts=opts)
+        aws.s3.BucketLifecycleConfiguration(n, bucket=bucket.id, rules=[lifecycle],
+                                            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
+        return versioning, aws.s3.BucketPolicy(n, bucket=bucket.id, policy=policy,
+                                               opts=pulumi.ResourceOptions(parent=self, depends_on=[pab]))
 
     def _log_bucket(self, args: StorageArgs) -> None:
         """Log bucket: SSE-S3 (ALB access logs cannot use a KMS key), versioned, PAB, TLS-only, lifecycle."""
@@ -91,33 +109,20 @@ class Storage(pulumi.ComponentResource):
         log_name = naming.log_bucket_name(c, args.account_id)
         self.log_bucket = aws.s3.Bucket(n, bucket=log_name, force_destroy=not c.is_prod,
                                         tags=naming.tags(c, log_name), opts=pulumi.ResourceOptions(parent=self))
-        pab, versioning = self._guard(n, self.log_bucket)
-        opts = pulumi.ResourceOptions(parent=self, depends_on=[self.log_bucket])
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            n, bucket=self.log_bucket.id,
-            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"))],
-            opts=opts)
-        aws.s3.BucketLifecycleConfiguration(
-            n, bucket=self.log_bucket.id,
-            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
-                id="log-retention", status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=c.retention_days),
-                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                    noncurrent_days=LOG_NONCURRENT_DAYS),
-                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                    days_after_initiation=c.abort_upload_days),
-            )],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]))
         access_prefix = f"s3-access/{naming.bucket_name(c, args.account_id)}/"
-        self.log_policy = aws.s3.BucketPolicy(
-            n, bucket=self.log_bucket.id,
-            policy=document(documents.log_bucket_policy, bucket_arn=self.log_bucket.arn, account_id=args.account_id,
-                            region=c.region, alb_prefix=naming.alb_log_prefix(c), source_bucket_arn=self.bucket.arn,
-                            access_log_prefix=access_prefix, partition=args.partition),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[pab]))
+        _, self.log_policy = self._guard(n, self.log_bucket, aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256")), Rules(
+            id="log-retention", status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=c.retention_days),
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=LOG_NONCURRENT_DAYS),
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=c.abort_upload_days)),
+            document(documents.log_bucket_policy, bucket_arn=self.log_bucket.arn, account_id=args.account_id,
+                     region=c.region, alb_prefix=naming.alb_log_prefix(c), source_bucket_arn=self.bucket.arn,
+                     access_log_prefix=access_prefix, partition=args.partition))
         aws.s3.BucketLogging(
             naming.name(c, "backup"), bucket=self.bucket.id, target_bucket=self.log_bucket.id,
             target_prefix=access_prefix, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_policy]))

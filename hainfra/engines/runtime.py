@@ -93,7 +93,7 @@ class _Mocks(pulumi_mocks.Mocks):
         reg = Registration(
             urn=self.monitor.make_urn(request.parent, args.typ, args.name),
             type=args.typ, name=args.name, parent=request.parent, custom=bool(args.custom),
-            inputs=dict(args.inputs), dependencies=list(request.dependencies),
+            inputs=plain_assets(dict(args.inputs)), dependencies=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
         )
@@ -107,7 +107,7 @@ class _Mocks(pulumi_mocks.Mocks):
         with self._lock:
             reg.order = next(self._order)
             self.registrations.append(reg)
-        return reg.id, {**reg.inputs, **reg.outputs}
+        return reg.id, {**args.inputs, **reg.outputs}  # the SDK's own types (an archive stays an Archive)
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list]:
         try:
@@ -197,6 +197,22 @@ def _run_program(loop: asyncio.AbstractEventLoop, program: Callable[[], Any], mo
         result["outputs"] = await pulumi.Output.from_input(declared or {}).future()
 
     loop.run_until_complete(run_pulumi_func(body))
+
+
+def plain_assets(value: Any) -> Any:
+    """Pulumi assets and archives as plain data, so inputs stay JSON (state, plan, policy, the Terraform export):
+    an archive is ``{"assets": {name: ...}}`` (or ``{"path": ...}``), a text asset ``{"text": ...}``."""
+    if isinstance(value, dict):
+        return {k: plain_assets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_assets(v) for v in value]
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assets": {k: plain_assets(v) for k, v in value.assets.items()}}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    if isinstance(value, (pulumi.FileArchive, pulumi.FileAsset)):
+        return {"path": value.path}
+    return value
 
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"

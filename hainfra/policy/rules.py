@@ -516,4 +516,4 @@ def naming_convention(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
             yield r, f"name {r.name!r} does not follow {c.project}-<kind>-{c.env_id}"
 
 
-from hainfra.policy import edge, hardening  # noqa: E402,F401 - registers the hardening rules after the base ones
+from hainfra.policy import dataprotection, edge, hardening  # noqa: E402,F401 - registers their rules after the base ones

@@ -147,6 +147,17 @@ def _git() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def secret_versions(sm: Any, secret_arn: str) -> list[str]:
+    """The secret's current value and, once it has rotated, the previous one (still valid for readers mid-flight,
+    and possibly printed before the rotation)."""
+    values = [sm.get_secret_value(SecretId=secret_arn)["SecretString"]]
+    try:
+        values.append(sm.get_secret_value(SecretId=secret_arn, VersionStage="AWSPREVIOUS")["SecretString"])
+    except sm.exceptions.ResourceNotFoundException:
+        pass  # never rotated yet
+    return values
+
+
 def stack_secrets(config: StackConfig) -> tuple[list[str], str]:
     """Secret values the stack holds (Secrets Manager value, SecureString values), for redaction.
 
@@ -159,7 +170,7 @@ def stack_secrets(config: StackConfig) -> tuple[list[str], str]:
         if not outputs:
             return [], ""
         aws = Ctx.from_kwargs(engine.aws_client_kwargs())
-        values = [aws.client("secretsmanager").get_secret_value(SecretId=outputs["secret_arn"])["SecretString"]]
+        values = secret_versions(aws.client("secretsmanager"), outputs["secret_arn"])
         params = aws.client("ssm").get_parameters_by_path(Path=outputs["ssm_path"], Recursive=True, WithDecryption=True)
         values += [p["Value"] for p in params["Parameters"] if p["Type"] == "SecureString"]
         redact.remember(*values)

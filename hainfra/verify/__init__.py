@@ -17,7 +17,19 @@ import pandas as pd
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.errors import EngineError
-from hainfra.verify import compute, dataflow, edge, flow, hardening, nacl, network, presence, security, storage  # noqa: F401 - registers the checks
+from hainfra.verify import (  # noqa: F401 - registers the checks
+    compute,
+    dataflow,
+    edge,
+    flow,
+    hardening,
+    nacl,
+    network,
+    presence,
+    secrets,
+    security,
+    storage,
+)
 from hainfra.verify.base import CHECKS, COLUMNS, VerifyContext
 
 log = logging.getLogger(__name__)

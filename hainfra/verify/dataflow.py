@@ -74,7 +74,7 @@ def s3_to_cloudwatch(v: VerifyContext) -> Iterator[Row]:
         s3.put_object(Bucket=o["bucket_name"], Key=key, Body=f"hainfra verify probe {key}".encode())
         arrived = event_for_key(v, key, since)
     finally:
-        removed = empty_prefix(v.aws, o["bucket_name"], key)
+        removed = empty_prefix(v.aws, o["bucket_name"], key, bypass_governance=v.config.lock_days > 0)
     found = f"event for {key} in {o['s3_events_log_group']}" if arrived else broken_hop(v)
     yield check_row(f"{o['bucket_name']} -> {o['s3_events_log_group']}", arrived,
                     f"Object Created event for the probe within {v.wait_seconds:.0f}s", found,

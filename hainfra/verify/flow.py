@@ -159,7 +159,7 @@ def hops(v: VerifyContext, p: Probe, inv: dict[str, Any]) -> Iterator[tuple[str,
 
 
 def _cleanup(v: VerifyContext, p: Probe) -> None:
-    empty_prefix(v.aws, v.outputs["bucket_name"], p.key)
+    empty_prefix(v.aws, v.outputs["bucket_name"], p.key, bypass_governance=v.config.lock_days > 0)
     try:
         v.client("logs").delete_log_stream(logGroupName=v.outputs["app_log_group"], logStreamName=p.stream)
     except ClientError:

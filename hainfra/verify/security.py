@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from itertools import chain
 
@@ -11,10 +10,9 @@ from botocore.exceptions import ClientError
 from hainfra import naming
 from hainfra.aws import as_list, policy_doc, tags_of
 from hainfra.config import REQUIRED_TAGS
+from hainfra.lambdas import rotate_secret
 from hainfra.verify.base import Row, VerifyContext, check, check_row
 from hainfra.verify.tagged import more_tagged_resources
-
-SECRET_SHAPE = re.compile(r"^[A-Za-z0-9]{32}$")
 
 
 @check("secrets.secret")
@@ -28,7 +26,7 @@ def secret(v: VerifyContext) -> Iterator[Row]:
     try:
         value = sm.get_secret_value(SecretId=arn)["SecretString"]
         shape = f"{len(value)} characters, {'alphanumeric' if value.isalnum() else 'mixed'}"
-        ok = bool(SECRET_SHAPE.match(value))
+        ok = rotate_secret.valid_value(value)  # the rules the rotation function generates by
         del value  # the value never leaves this function: only its shape is reported
     except ClientError as exc:
         ok, shape = False, f"unreadable: {exc.response['Error']['Code']}"

@@ -8,7 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hainfra.verify.base import Row, VerifyContext, check, check_row
+from hainfra.components.storage import BACKUP_LOCK_MODE
+from hainfra.verify.base import Row, VerifyContext, check, check_row, skip
 
 
 def _get(v: VerifyContext, op: str, **kwargs: Any) -> dict[str, Any]:
@@ -78,3 +79,21 @@ def ownership(v: VerifyContext) -> Iterator[Row]:
     value = rules[0]["ObjectOwnership"] if rules else "not set (ACLs enabled)"
     yield check_row(v.outputs["bucket_name"], value == "BucketOwnerEnforced", "BucketOwnerEnforced", value,
                     "s3api put-bucket-ownership-controls ObjectOwnership=BucketOwnerEnforced")
+
+
+@check("storage.object-lock")
+def object_lock(v: VerifyContext) -> Iterator[Row]:
+    """Backup versions cannot be deleted before ``lock_days`` (GOVERNANCE): in prod always, elsewhere when set."""
+    bucket, days = v.outputs["bucket_name"], v.config.lock_days
+    conf = _get(v, "get_object_lock_configuration").get("ObjectLockConfiguration", {})
+    retention = conf.get("Rule", {}).get("DefaultRetention", {})
+    found = f"{conf.get('ObjectLockEnabled', 'not enabled')} {retention.get('Mode', '')} " \
+            f"{retention.get('Days', '')}".strip()
+    if not days:
+        yield skip(bucket, f"Object Lock {BACKUP_LOCK_MODE}",
+                   f"not configured: backup_lock_days=0, the default outside prod (found: {found})")
+        return
+    ok = conf.get("ObjectLockEnabled") == "Enabled" and retention.get("Mode") == BACKUP_LOCK_MODE and \
+        retention.get("Days") == days
+    yield check_row(bucket, ok, f"Enabled {BACKUP_LOCK_MODE} {days}", found,
+                    "run `hainfra up` (it restores the bucket's default retention)")

@@ -56,6 +56,8 @@ AGREE: dict[str, set[str]] = {
     "alb-https": {"CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_20"},
     "waf-attached": {"CKV2_AWS_28"},
     "waf-logging": {"CKV2_AWS_31"},
+    "secret-rotation": {"CKV_AWS_304"},
+    "lambda-permission-scoped": {"CKV_AWS_364"},
 }
 DISAGREE: dict[str, str] = {
     "lt-detailed-monitoring": "CKV_AWS_126 reads aws_instance.monitoring only, not a launch template's",
@@ -80,6 +82,9 @@ DISAGREE: dict[str, str] = {
     "alarm-actions": "checkov has no check that an alarm notifies someone",
     "no-deprecated-types": "BucketV2 and Bucket are both aws_s3_bucket in Terraform: the deprecation is Pulumi's",
     "required-tags": "checkov's tag checks need the Prisma Cloud platform",
+    "secret-resource-policy": "checkov has no check that a secret's resource policy denies all but named principals",
+    "s3-object-lock": "CKV_AWS_143 reads only aws_s3_bucket.object_lock_configuration, not the separate "
+                      "aws_s3_bucket_object_lock_configuration resource's default retention",
     "default-nacl-closed": "checkov has no check on aws_default_network_acl (its NACL port checks read aws_network_acl "
                            "and aws_network_acl_rule only); Prowler sees it live (hainfra scan)",
 }

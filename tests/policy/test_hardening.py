@@ -185,4 +185,4 @@ def test_hainfra_stack_satisfies_the_hardening_rules(params: dict) -> None:
 def test_prod_retention_override_is_reported() -> None:
     findings = check_stack(StackConfig.load({"environment": "prod", "asg_min": 3, "log_retention_days": 90}))
     rows = findings[findings["rule"] == "log-retention-prod"]
-    assert len(rows) == 4 and mandatory(findings).empty  # flow logs, app, S3 events, WAF (on in prod)
+    assert len(rows) == 5 and mandatory(findings).empty  # flow logs, app, S3 events, rotation function, WAF (on in prod)

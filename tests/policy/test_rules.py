@@ -11,6 +11,7 @@ import pytest
 
 from hainfra.config import StackConfig
 from hainfra.policy import RULES, Suppression, check, check_stack, mandatory
+from tests.policy.test_dataprotection import DATA_PROTECTION
 from tests.policy.test_edge import EDGE
 from tests.policy.test_hardening import HARDENING, TAGS
 
@@ -183,6 +184,7 @@ BROKEN_AND_FIXED: dict[str, tuple[Callable[[], object], Callable[[], object]]] =
 
 BROKEN_AND_FIXED.update(HARDENING)
 BROKEN_AND_FIXED.update(EDGE)
+BROKEN_AND_FIXED.update(DATA_PROTECTION)
 
 
 def test_every_rule_has_a_broken_and_fixed_program() -> None:

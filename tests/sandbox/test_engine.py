@@ -264,7 +264,7 @@ def test_sandbox_serve_is_found_by_later_commands(hainfra_home: Path) -> None:
         done = subprocess.run([sys.executable, "-m", "hainfra.cli", "preview", "--stack", "served", "-p", "asg_min", "2",
                                "-p", "asg_desired", "2"], env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        assert "preview: 84 create" in done.stdout
+        assert "preview: 91 create" in done.stdout
     finally:
         serve.terminate()
         serve.wait(timeout=20)

@@ -17,7 +17,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_plan_prints_the_inventory_of_a_3_az_stack(capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["plan", "--stack", "demo"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"Stack demo: 84 resources across 3 AZs in us-east-1", out)
+    assert re.search(r"Stack demo: 91 resources across 3 AZs in us-east-1", out)
     assert out.count("ec2.NatGateway") == 3 and "us-east-1c" in out
     assert "Subnet plan" in out and "10.0.128.0/20" in out
 

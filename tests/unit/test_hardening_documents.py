@@ -65,7 +65,8 @@ def test_logs_key_condition_names_exactly_the_stack_groups() -> None:
 def test_stack_config_feeds_the_key_policy_every_log_group_and_alarm() -> None:
     config = StackConfig.load({"project": "shop", "stack": "alpha"})
     groups = [naming.log_group_name(config, k) for k in naming.LOG_GROUP_KINDS]
-    assert groups == ["/shop/dev/alpha/flow-logs", "/shop/dev/alpha/app", "/aws/events/shop-s3-events-dev-alpha"]
+    assert groups == ["/shop/dev/alpha/flow-logs", "/shop/dev/alpha/app", "/aws/events/shop-s3-events-dev-alpha",
+                      "/aws/lambda/shop-rotate-secret-dev-alpha"]  # Lambda writes only to /aws/lambda/<function>
     assert all(a.startswith("shop-alarm-") for a in (naming.name(config, k) for k in naming.ALARM_KINDS))
 
 

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "hainfra"
 LAYERS: dict[str, int] = {
     "hainfra.__version__": 0, "hainfra.errors": 0, "hainfra.cidr": 0, "hainfra.naming": 0,
     "hainfra.documents": 0, "hainfra.home": 0, "hainfra.aws": 0, "hainfra.redact": 0, "hainfra.data": 0,
-    "hainfra.regions": 0,
+    "hainfra.regions": 0, "hainfra.lambdas": 0,
     "hainfra.config": 1, "hainfra.remembered": 1,
     "hainfra.components": 2,
     "hainfra.stack": 3,

@@ -87,7 +87,7 @@ def test_flow_log_captures_all_traffic_into_the_encrypted_group() -> None:
 def test_no_wildcard_resource_unless_documented() -> None:
     _, g = graph()
     policies = [json.loads(p.inputs["policy"]) for p in g.of("iam/rolePolicy:RolePolicy")]
-    assert len(policies) == 2
+    assert len(policies) == 3  # flow logs, instances, secret rotation
     for doc in policies:
         assert documents.wildcard_statements(doc) == []
         for st in doc["Statement"]:

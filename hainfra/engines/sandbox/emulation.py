@@ -1,6 +1,6 @@
 """What the emulator adds to moto (emulation, documented as such): TLS a client can verify, the
-instance agent, the Auto Scaling behaviour a drill needs, and three fidelity fixes (a bucket's
-EventBridge notification setting is read back; deleting a NAT gateway frees its Elastic IP; a
+instance agent, the Auto Scaling behaviour a drill needs, hainfra's rotation function run in-process, and four fidelity fixes (a bucket's
+EventBridge notification setting is read back; Object Lock can be enabled on a bucket holding objects; deleting a NAT gateway frees its Elastic IP; a
 launch template version made by CreateLaunchTemplateVersion launches instances).
 
 ``install(argv)`` is the one hook moto_server calls before serving. The server's TLS certificate is
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hainfra.engines.sandbox import agent, asg_emulation
+from hainfra.engines.sandbox import agent, asg_emulation, lambda_emulation
 
 HOSTS = ("127.0.0.1", "localhost")
 
@@ -124,6 +124,36 @@ def launch_from_api_made_versions() -> None:
     LaunchTemplateVersion.user_data = property(user_data)
 
 
+def lock_existing_buckets() -> None:
+    """PutObjectLockConfiguration works on a versioned bucket that already holds objects, as on AWS since
+    November 2023 (moto still demands an empty bucket, so enabling Object Lock on a live backup bucket — or
+    changing its default retention — would fail only here); and, as on AWS, a bucket with Object Lock keeps
+    its versioning (moto let it be suspended)."""
+    from moto.s3.exceptions import InvalidBucketState
+    from moto.s3.models import S3Backend
+
+    def put_lock(self: Any, bucket_name: str, lock_enabled: bool, mode: str | None = None, days: int | None = None,
+                 years: int | None = None) -> None:
+        bucket = self.get_bucket(bucket_name)
+        if not bucket.is_versioned:
+            raise InvalidBucketState("Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration")
+        if lock_enabled:
+            bucket.object_lock_enabled = True
+        bucket.default_lock_mode, bucket.default_lock_days, bucket.default_lock_years = mode, days, years
+
+    S3Backend.put_object_lock_configuration = put_lock
+    put_versioning = S3Backend.put_bucket_versioning
+
+    def keep_versioning(self: Any, bucket_name: str, status: str) -> None:
+        """Versioning of a bucket with Object Lock cannot be suspended (AWS refuses; moto allowed it)."""
+        if status != "Enabled" and getattr(self.get_bucket(bucket_name), "object_lock_enabled", False):
+            raise InvalidBucketState("An Object Lock configuration is present on this bucket, so the versioning "
+                                     "state cannot be changed.")
+        put_versioning(self, bucket_name, status)
+
+    S3Backend.put_bucket_versioning = keep_versioning
+
+
 def _option(argv: list[str], short: str, long: str, default: str) -> str:
     for i, arg in enumerate(argv[:-1]):
         if arg in (short, long):
@@ -138,5 +168,8 @@ def install(argv: list[str]) -> None:
     report_eventbridge_notifications()
     release_nat_addresses()
     launch_from_api_made_versions()
-    agent.install(agent.Endpoint(f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""))
+    lock_existing_buckets()
+    url, bundle = f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""
+    agent.install(agent.Endpoint(url, bundle))
+    lambda_emulation.install(url, bundle)
     asg_emulation.install()

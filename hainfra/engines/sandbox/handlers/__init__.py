@@ -204,7 +204,16 @@ def tagger(service: str, tag: str, untag: str, id_arg: str, *, key: str = "Key",
 
 def _load() -> None:
     # at the bottom, not the top: each handler module imports register/Handler from this package
-    from hainfra.engines.sandbox.handlers import compute, ec2, edge, iam, monitoring, secrets, storage  # noqa: F401
+    from hainfra.engines.sandbox.handlers import (  # noqa: F401
+        compute,
+        ec2,
+        edge,
+        functions,
+        iam,
+        monitoring,
+        secrets,
+        storage,
+    )
 
 
 _load()

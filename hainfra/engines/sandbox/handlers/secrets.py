@@ -115,8 +115,70 @@ register("aws:ssm/parameter:Parameter", Handler(
     lookup=find_parameter, named=True))
 
 
+@lookup("secretArn")
+def find_secret_setting(ctx: Ctx, p: Props) -> Found | None:
+    """A policy or rotation is written into its secret: the secret's tags say who owns it."""
+    secret = sm(ctx).describe_secret(SecretId=p["secretArn"] if "secretArn" in p else p["secretId"])
+    return Found(secret["ARN"], tags_of(secret.get("Tags")), part_of="secret")
+
+
+def put_secret_policy(ctx: Ctx, p: Props) -> Created:
+    sm(ctx).put_resource_policy(SecretId=p["secretArn"], ResourcePolicy=p["policy"],
+                                BlockPublicPolicy=bool(p.get("blockPublicPolicy")))
+    return p["secretArn"], {}
+
+
+def update_secret_policy(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    put_secret_policy(ctx, new)
+    return {}
+
+
+@ignore("ResourceNotFoundException")
+def delete_secret_policy(ctx: Ctx, rid: str, p: Props) -> None:
+    sm(ctx).delete_resource_policy(SecretId=p["secretArn"])
+
+
+register("aws:secretsmanager/secretPolicy:SecretPolicy", Handler(
+    put_secret_policy, delete_secret_policy, update_secret_policy, frozenset({"policy", "blockPublicPolicy"}),
+    lookup=find_secret_setting, named=True))
+
+
+def _rotate(ctx: Ctx, p: Props, immediately: bool) -> None:
+    rules = {"AutomaticallyAfterDays": ints((p.get("rotationRules") or {})["automaticallyAfterDays"])}
+    sm(ctx).rotate_secret(SecretId=p["secretId"], RotationLambdaARN=p["rotationLambdaArn"], RotationRules=rules,
+                          RotateImmediately=immediately)
+
+
+def create_rotation(ctx: Ctx, p: Props) -> Created:
+    """RotateSecret: rotates at once unless told not to (the provider's default), with the deployed function."""
+    _rotate(ctx, p, p.get("rotateImmediately") is not False)
+    return p["secretId"], {}
+
+
+def update_rotation(ctx: Ctx, rid: str, old: Props, new: Props) -> Props:
+    _rotate(ctx, new, False)  # a new schedule or function: no extra rotation (as the provider does)
+    return {}
+
+
+@ignore("ResourceNotFoundException")
+def delete_rotation(ctx: Ctx, rid: str, p: Props) -> None:
+    sm(ctx).cancel_rotate_secret(SecretId=p["secretId"])
+
+
+@lookup("secretId")
+def find_rotation(ctx: Ctx, p: Props) -> Found | None:
+    return find_secret_setting(ctx, {"secretArn": p["secretId"]})
+
+
+register("aws:secretsmanager/secretRotation:SecretRotation", Handler(
+    create_rotation, delete_rotation, update_rotation, frozenset({"rotationLambdaArn", "rotationRules"}),
+    lookup=find_rotation, named=True))
+
+
 # --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
 
 replaces_on("aws:secretsmanager/secret:Secret", "name", "namePrefix", unique=("name",))
 replaces_on("aws:secretsmanager/secretVersion:SecretVersion", "secretId", "secretString", "secretBinary")
 replaces_on("aws:ssm/parameter:Parameter", "name", "dataType", unique=("name",))
+replaces_on("aws:secretsmanager/secretPolicy:SecretPolicy", "secretArn", unique=("secretArn",))
+replaces_on("aws:secretsmanager/secretRotation:SecretRotation", "secretId", unique=("secretId",))

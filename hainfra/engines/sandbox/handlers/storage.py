@@ -30,7 +30,7 @@ def s3(ctx: Ctx) -> Any:
 
 def create_bucket(ctx: Ctx, p: Props) -> Created:
     name = p["bucket"]
-    args: dict[str, Any] = {"Bucket": name}
+    args: dict[str, Any] = {"Bucket": name, "ObjectLockEnabledForBucket": bool(p.get("objectLockEnabled"))}
     if ctx.region != "us-east-1":
         args["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
     s3(ctx).create_bucket(**args)
@@ -47,16 +47,27 @@ def tag_bucket(ctx: Ctx, rid: str, p: Props, old: dict[str, str], new: dict[str,
         s3(ctx).delete_bucket_tagging(Bucket=rid)
 
 
-def empty_bucket(ctx: Ctx, name: str) -> int:
+def empty_bucket(ctx: Ctx, name: str, bypass_governance: bool = False) -> int:
     """Delete every object version and delete marker; returns how many."""
-    return empty_prefix(ctx, name, "")
+    return empty_prefix(ctx, name, "", bypass_governance)
 
 
 @ignore("NoSuchBucket")
 def delete_bucket(ctx: Ctx, rid: str, p: Props) -> None:
-    if p.get("forceDestroy"):
-        empty_bucket(ctx, rid)
+    if p.get("forceDestroy"):  # like the provider's force_destroy: GOVERNANCE locks are bypassed, COMPLIANCE never
+        empty_bucket(ctx, rid, bypass_governance=object_locked(ctx, rid))
     s3(ctx).delete_bucket(Bucket=rid)  # BucketNotEmpty without forceDestroy: backups are never lost silently
+
+
+def object_locked(ctx: Ctx, name: str) -> bool:
+    """Whether Object Lock is enabled on bucket ``name``."""
+    try:
+        config = s3(ctx).get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]
+    except ClientError as exc:
+        if error_code(exc) == "ObjectLockConfigurationNotFoundError":
+            return False
+        raise
+    return config.get("ObjectLockEnabled") == "Enabled"
 
 
 OTHER_ACCOUNT = {STACK_TAG: "another AWS account"}
@@ -121,7 +132,7 @@ def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str]
     return Handler(create, delete, update, frozenset(k for k in _ALL_KEYS if k != "bucket"), lookup=find_bucket_setting, named=True)
 
 
-_ALL_KEYS = ("bucket", "rule", "rules", "versioningConfiguration", "blockPublicAcls", "blockPublicPolicy",
+_ALL_KEYS = ("bucket", "rule", "rules", "objectLockEnabled", "versioningConfiguration", "blockPublicAcls", "blockPublicPolicy",
              "ignorePublicAcls", "restrictPublicBuckets", "policy", "eventbridge", "targetBucket", "targetPrefix")
 
 
@@ -152,8 +163,9 @@ def _sse_rule(r: Props) -> dict[str, Any]:
 register("aws:s3/bucketVersioning:BucketVersioning", bucket_config(
     lambda ctx, p: s3(ctx).put_bucket_versioning(
         Bucket=p["bucket"], VersioningConfiguration={"Status": p["versioningConfiguration"]["status"]}),
-    # Like Pulumi: versioning cannot be switched off, only suspended.
-    lambda ctx, b: s3(ctx).put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Suspended"})))
+    # Like Pulumi: versioning cannot be switched off, only suspended (and not at all under Object Lock).
+    lambda ctx, b: None if object_locked(ctx, b) else s3(ctx).put_bucket_versioning(
+        Bucket=b, VersioningConfiguration={"Status": "Suspended"})))
 
 register("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", bucket_config(
     lambda ctx, p: s3(ctx).put_bucket_encryption(
@@ -191,12 +203,21 @@ register("aws:s3/bucketLogging:BucketLogging", bucket_config(
         "TargetBucket": p["targetBucket"], "TargetPrefix": p.get("targetPrefix") or ""}}),
     lambda ctx, b: s3(ctx).put_bucket_logging(Bucket=b, BucketLoggingStatus={})))
 
+# Object Lock: enabled when the bucket is created (objectLockEnabled); this resource sets the default retention.
+register("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", bucket_config(
+    lambda ctx, p: s3(ctx).put_object_lock_configuration(Bucket=p["bucket"], ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {
+            "Mode": p["rule"]["defaultRetention"]["mode"], "Days": ints(p["rule"]["defaultRetention"]["days"])}}}),
+    # Object Lock cannot be switched off: the default retention is removed (versions keep their own).
+    lambda ctx, b: s3(ctx).put_object_lock_configuration(Bucket=b, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled"})))
+
 
 # --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
 
 replaces_on("aws:s3/bucket:Bucket", "bucket", "bucketPrefix", "objectLockEnabled", unique=("bucket",))
 for _token in ("BucketVersioning", "BucketServerSideEncryptionConfiguration", "BucketLifecycleConfiguration",
                "BucketPublicAccessBlock", "BucketOwnershipControls", "BucketPolicy", "BucketNotification",
-               "BucketLogging"):
+               "BucketLogging", "BucketObjectLockConfiguration"):
     # settings written into the bucket: one of each per bucket
     replaces_on(f"aws:s3/{_token[0].lower()}{_token[1:]}:{_token}", "bucket", "expectedBucketOwner", unique=("bucket",))
