@@ -41,9 +41,6 @@ ARTEFACTS: dict[str, Artefact] = {
         "emulator: moto has no ssm:DescribeInstanceInformation, so no instance is ever seen as managed"),
     "secretsmanager_secret_unused": Artefact(
         "emulator: a secret created seconds ago has no LastAccessedDate yet, which Prowler reads as unused"),
-    "elbv2_waf_acl_attached": Artefact(
-        "emulator: moto has no wafv2:ListResourcesForWebACL, which Prowler reads to find an ALB's web ACL; verify's "
-        "edge.waf-attached reads GetWebACLForResource and proves the association"),
     "ec2_instance_detailed_monitoring_enabled": Artefact(
         "emulator: moto's Auto Scaling launches instances without the launch template's Monitoring setting; "
         "verify's compute.instance-options proves detailed monitoring on the prod template"),

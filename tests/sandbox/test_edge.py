@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 
 from hainfra import documents, naming, verify
 from hainfra.aws import Ctx, empty_prefix
@@ -114,6 +115,21 @@ def test_removing_the_waf_association_fails_verify_naming_it(stack: Deployed) ->
         waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=stack.outputs["alb_arn"])
     assert list(zip(failed["check"], failed["resource"], strict=True)) == [("edge.waf-attached", "WAF association")], failed
     assert "no web ACL on the ALB" in failed.iloc[0]["found"]
+
+
+def test_the_emulator_lists_the_web_acls_resources_as_aws_does(stack: Deployed) -> None:
+    """What Prowler's elbv2_waf_acl_attached reads: ListResourcesForWebACL (emulated: moto has none)."""
+    waf, alb = stack.aws.client("wafv2"), stack.outputs["alb_arn"]
+    acl = waf.get_web_acl_for_resource(ResourceArn=alb)["WebACL"]["ARN"]
+    assert waf.list_resources_for_web_acl(WebACLArn=acl, ResourceType="APPLICATION_LOAD_BALANCER")["ResourceArns"] == [alb]
+    assert waf.list_resources_for_web_acl(WebACLArn=acl, ResourceType="COGNITO_USER_POOL")["ResourceArns"] == []
+    waf.disassociate_web_acl(ResourceArn=alb)
+    try:
+        assert waf.list_resources_for_web_acl(WebACLArn=acl)["ResourceArns"] == []
+    finally:
+        waf.associate_web_acl(WebACLArn=acl, ResourceArn=alb)
+    with pytest.raises(ClientError, match="WAFNonexistentItemException"):
+        waf.list_resources_for_web_acl(WebACLArn=acl.replace(acl.rsplit("/", 1)[-1], "0" * 36))
 
 
 def test_removing_the_https_listener_fails_verify_naming_it(stack: Deployed) -> None:

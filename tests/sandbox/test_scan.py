@@ -1,5 +1,5 @@
 """Prowler on a prod stack deployed in the sandbox: every FAIL explained, the lists not stale, and an
-out-of-band change (the default NACL re-opened) producing the FAILs an auditor would see.
+out-of-band change (the default NACL re-opened, the WAF association removed) producing the FAILs an auditor would see.
 
 Needs Prowler (``scripts/test.sh`` installs it in its own cached virtualenv); skips with the reason otherwise.
 """
@@ -92,6 +92,21 @@ def test_reopened_default_nacl_fails_the_matching_checks(prod: Scanned, monkeypa
         prod.aws.client("ec2").delete_network_acl_entry(NetworkAclId=default, RuleNumber=100, Egress=False)
     failed = scan.unexplained(results)
     assert set(failed[failed["resource"].str.contains(default)]["check"]) == set(NACL_CHECKS), results.to_string()
+
+
+def test_removed_waf_association_fails_the_matching_check(prod: Scanned, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAINFRA_HOME", str(prod.home))
+    waf, alb = prod.aws.client("wafv2"), prod.outputs["alb_arn"]
+    acl = waf.get_web_acl_for_resource(ResourceArn=alb)["WebACL"]["ARN"]
+    attached = scan.scan(prod.config, checks=("elbv2_waf_acl_attached",))
+    waf.disassociate_web_acl(ResourceArn=alb)
+    try:
+        detached = scan.scan(prod.config, checks=("elbv2_waf_acl_attached",))
+    finally:
+        waf.associate_web_acl(WebACLArn=acl, ResourceArn=alb)
+    assert set(attached[attached["check"] == "elbv2_waf_acl_attached"]["status"]) == {"PASS"}, attached.to_string()
+    failed = scan.unexplained(detached)
+    assert list(failed["check"]) == ["elbv2_waf_acl_attached"], detached.to_string()
 
 
 def test_outputs_are_kept_for_the_archive_without_secrets(prod: Scanned) -> None:

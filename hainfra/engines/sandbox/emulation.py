@@ -14,6 +14,7 @@ import atexit
 import datetime as dt
 import functools
 import ipaddress
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -154,6 +155,32 @@ def lock_existing_buckets() -> None:
     S3Backend.put_bucket_versioning = keep_versioning
 
 
+def list_resources_for_web_acl() -> None:
+    """wafv2:ListResourcesForWebACL answers from the associations moto keeps (moto has no such call), so a
+    scanner that finds an ALB's web ACL this way — Prowler's ``elbv2_waf_acl_attached`` — sees what AWS shows.
+
+    AWS filters by ``ResourceType`` (default APPLICATION_LOAD_BALANCER); an unknown ACL is
+    WAFNonexistentItemException, as on AWS.
+    """
+    from moto.wafv2.exceptions import WAFNonexistentItemException
+    from moto.wafv2.responses import WAFV2Response
+
+    kinds = {"APPLICATION_LOAD_BALANCER": ":elasticloadbalancing:", "API_GATEWAY": ":apigateway:",
+             "APPSYNC": ":appsync:", "COGNITO_USER_POOL": ":cognito-idp:", "APP_RUNNER_SERVICE": ":apprunner:",
+             "VERIFIED_ACCESS_INSTANCE": ":ec2:"}
+
+    def list_resources(self: Any) -> Any:
+        body = json.loads(self.body)
+        acl = self.wafv2_backend.wacls.get(body["WebACLArn"])
+        if acl is None:
+            raise WAFNonexistentItemException
+        marker = kinds.get(body.get("ResourceType", "APPLICATION_LOAD_BALANCER"), "\0")
+        arns = [arn for arn in acl.associated_resources if marker in arn]
+        return 200, {"Content-Type": "application/json"}, json.dumps({"ResourceArns": arns})
+
+    WAFV2Response.list_resources_for_web_acl = list_resources
+
+
 def _option(argv: list[str], short: str, long: str, default: str) -> str:
     for i, arg in enumerate(argv[:-1]):
         if arg in (short, long):
@@ -169,6 +196,7 @@ def install(argv: list[str]) -> None:
     release_nat_addresses()
     launch_from_api_made_versions()
     lock_existing_buckets()
+    list_resources_for_web_acl()
     url, bundle = f"{'https' if https else 'http'}://{host}:{port}", ca_bundle() if https else ""
     agent.install(agent.Endpoint(url, bundle))
     lambda_emulation.install(url, bundle)
