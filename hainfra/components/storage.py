@@ -26,8 +26,6 @@ class StorageArgs:
     partition: str = "aws"
 
 
-Rules = aws.s3.BucketLifecycleConfigurationRuleArgs
-
 
 class Storage(pulumi.ComponentResource):
     """Backup bucket (versioning, SSE-KMS, lifecycle, PAB, TLS-only, owner-enforced, EventBridge, access logs,
@@ -47,7 +45,7 @@ class Storage(pulumi.ComponentResource):
         self.versioning, _ = self._guard(n, self.bucket, aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
             apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                 sse_algorithm="aws:kms", kms_master_key_id=args.key_arn),
-            bucket_key_enabled=True), Rules(
+            bucket_key_enabled=True), aws.s3.BucketLifecycleConfigurationRuleArgs(
             id="backup-retention", status="Enabled",
             filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
             noncurrent_version_transitions=[
@@ -79,7 +77,7 @@ class Storage(pulumi.ComponentResource):
                                "log_bucket_name": self.log_bucket.bucket})
 
     def _guard(self, n: str, bucket: aws.s3.Bucket,
-               sse: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs, lifecycle: Rules,
+               sse: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs, lifecycle: aws.s3.BucketLifecycleConfigurationRuleArgs,
                policy: pulumi.Input[str], keep_versioning: bool = False,
                ) -> tuple[aws.s3.BucketVersioning, aws.s3.BucketPolicy]:
         """What every bucket of the stack has: owner-enforced objects, all public access blocked, versioning,
@@ -112,7 +110,7 @@ class Storage(pulumi.ComponentResource):
         access_prefix = f"s3-access/{naming.bucket_name(c, args.account_id)}/"
         _, self.log_policy = self._guard(n, self.log_bucket, aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
             apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="AES256")), Rules(
+                sse_algorithm="AES256")), aws.s3.BucketLifecycleConfigurationRuleArgs(
             id="log-retention", status="Enabled",
             filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
             expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=c.retention_days),

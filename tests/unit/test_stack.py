@@ -147,6 +147,7 @@ def deprecations(program: Callable[[], object], monkeypatch: pytest.MonkeyPatch)
     evaluation = evaluate(program, OfflineRealiser("us-east-1"), project="deprecations", stack="probe")
     for token in sorted({r.type for r in evaluation.custom}):
         module, kind = token.split(":")[1].split("/")[0], token.split(":")[2]
+        module = {"lambda": "lambda_"}.get(module, module)  # pulumi_aws's module names avoid Python keywords
         source = inspect.getsource(getattr(importlib.import_module(f"pulumi_aws.{module}"), kind))
         warned += [f"{token}: {line.strip()}" for line in source.splitlines()[:4] if "deprecated" in line]
     return [m for m in warned if "deprecated" in m]
