@@ -15,8 +15,10 @@ import html
 import json
 import logging
 import os
+import signal
 import socket
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -91,11 +93,14 @@ def recording(root: str | Path, record: dict[str, Any], *, signer: Signer, mirro
     stage = Stage(Path(root), {**record, "signer": signer.fingerprint}, signer, mirror, list(secrets or []))
     started = {"kind": "started", "pid": record.get("pid"), **{k: record.get(k) for k in STARTED_FIELDS}}
     try:
-        _mirror(stage, "put_entry", chain.append(stage.root, started, signer))
+        with _interrupt_deferred() as interrupted:
+            _mirror(stage, "put_entry", chain.append(stage.root, started, signer))
     except OSError as exc:
         raise ArchiveWriteError(f"cannot write the write-ahead entry to {stage.root / chain.INDEX} ({exc}); "
                                 f"{record['stage']} was not run — fix the archive folder and run it again") from exc
     try:
+        if interrupted:
+            raise KeyboardInterrupt  # the Ctrl-C that arrived during the write: recorded as interrupted below
         yield stage
     except KeyboardInterrupt:
         stage.outcome = "interrupted"
@@ -111,6 +116,22 @@ def recording(root: str | Path, record: dict[str, Any], *, signer: Signer, mirro
     if stage.mirror_errors:
         raise AuditError(f"run {record['run_id']} is archived locally but not fully mirrored: "
                          f"{'; '.join(stage.mirror_errors)}")
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[list[int]]:
+    """Hold a Ctrl-C (SIGINT) until the block ends, listing it instead: the write-ahead entry is written whole
+    and is always followed by its ``finished`` entry (else a Ctrl-C in that instant left an INCOMPLETE run).
+    Only the main thread receives signals; elsewhere this does nothing."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield caught
+    finally:  # None: the previous handler was not set from Python (then Python's default is the right one)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
 def _mirror(stage: Stage, method: str, *args: Any) -> None:

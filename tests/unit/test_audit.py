@@ -119,6 +119,30 @@ def test_ctrl_c_is_archived_as_interrupted_and_re_raised(tmp_path: Path) -> None
     assert "1 runs" in audit.verify(root)
 
 
+def test_ctrl_c_during_the_write_ahead_entry_is_interrupted_not_incomplete(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C landing while the ``started`` entry is written waits for the write, then is recorded as
+    ``interrupted`` with its ``finished`` entry (before: a started entry with no end, reported INCOMPLETE)."""
+    root = tmp_path / "archive"
+    append, sent = chain.append, []
+
+    def append_then_ctrl_c(*args: object, **kwargs: object) -> object:
+        written = append(*args, **kwargs)
+        if not sent:  # the started entry only
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # delivered before append returns
+        return written
+
+    monkeypatch.setattr(chain, "append", append_then_ctrl_c)
+    ran: list[bool] = []
+    with pytest.raises(KeyboardInterrupt):
+        with recording(root, base_record("ctrl-c-early", "deploy", "st"), signer=signing.get_signer()):
+            ran.append(True)
+    assert ran == [] and sent == [True]  # the stage's body never ran
+    assert audit.show("ctrl-c-early", root)["outcome"] == "interrupted"
+    assert "1 runs" in audit.verify(root) and "INCOMPLETE" not in audit.verify(root)
+
+
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
 def test_a_full_or_read_only_disk_spools_the_run_and_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                            hainfra_home: Path, code: int) -> None:
