@@ -11,29 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from runbook import timed  # bench/runbook.py: one new process, timed (this folder is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = "import pulumi_aws, pandas, boto3"
 GOAL = 2.3
-
-
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall s, CPU s) of one new process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        sys.exit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main() -> int:
@@ -54,7 +41,7 @@ def main() -> int:
         samples: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
         for i in range(runs):
             for side in (("plan", "imports") if i % 2 == 0 else ("imports", "plan")):
-                samples[side].append(timed(sides[side], env))
+                samples[side].append(timed(sides[side], env)[:2])
     med = {side: (statistics.median(w for w, _ in s), statistics.median(c for _, c in s)) for side, s in samples.items()}
     ratios = [p[0] / b[0] for p, b in zip(samples["plan"], samples["imports"], strict=True)]
     print(f"{runs} paired runs, interleaved; load average {os.getloadavg()[0]:.2f}")
