@@ -64,11 +64,26 @@ class Ctx:
         self._lock = threading.Lock()
         self._account: str | None = None
         self.calls: Counter[str] = Counter()
+        self._regions: dict[str, Ctx] = {}
 
     @classmethod
     def from_kwargs(cls, client_kwargs: dict[str, Any]) -> Ctx:
         """A context from an engine's ``aws_client_kwargs()`` (region, maybe an endpoint)."""
         return cls(client_kwargs.get("endpoint_url"), client_kwargs["region_name"])
+
+    def at(self, region: str | None) -> Ctx:
+        """This context in ``region`` (a resource's own ``region`` input; empty: this one's), same endpoint.
+
+        The regional contexts share this one's call counter and lock, so an operation's API calls are counted once.
+        """
+        if not region or region == self.region:
+            return self
+        with self._lock:
+            if region not in self._regions:
+                other = Ctx(self.endpoint_url, region, self._config.max_pool_connections)
+                other.calls, other._lock, other._account = self.calls, self._lock, self._account
+                self._regions[region] = other
+            return self._regions[region]
 
     def client(self, service: str) -> Any:
         with self._lock:

@@ -99,6 +99,8 @@ class StackConfig:
     backup_lock_days: int | None = _param(None, "Object Lock (GOVERNANCE) retention of backup object versions, "
                                                 "1-36500 days; default 30 in prod, off (0) elsewhere. Enabled on a "
                                                 "live bucket in place; once on, it cannot be switched off.")
+    dr_region: str = _param("", "Optional second region: the backup bucket is replicated (SSE-KMS with a key there, "
+                                "versioned, locked like the source, delete markers too) to a bucket in it. Empty: off.")
     alarm_email: str = _param("", "Optional e-mail subscribed to the alarm topic.")
     certificate_arn: str = _param("", "ACM certificate ARN: HTTPS listener, HTTP redirects to it. Required in prod "
                                       "on AWS (prod serves HTTPS only); in the sandbox prod imports a self-signed one.")
@@ -185,6 +187,11 @@ class StackConfig:
         if self.backup_lock_days is not None:
             return self.backup_lock_days
         return PROD_BACKUP_LOCK_DAYS if self.is_prod else 0
+
+    @property
+    def dr_enabled(self) -> bool:
+        """Whether the backups are replicated to ``dr_region`` (one switch for the program, verify and the gate)."""
+        return bool(self.dr_region)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -508,7 +515,7 @@ _IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,
 
 
 def _validate_data_protection(c: StackConfig) -> list[tuple[str, object, str]]:
-    """Secret rotation and administrators, Object Lock of the backups."""
+    """Secret rotation and administrators, Object Lock of the backups, their DR region."""
     p: list[tuple[str, object, str]] = []
     if not 1 <= c.secret_rotation_days <= MAX_ROTATION_DAYS:
         p.append(("secret_rotation_days", c.secret_rotation_days,
@@ -526,6 +533,12 @@ def _validate_data_protection(c: StackConfig) -> list[tuple[str, object, str]]:
     elif c.lock_days > c.backup_expire_days:
         p.append(("backup_lock_days", c.lock_days, f"a lock longer than backup_expire_days ({c.backup_expire_days}) "
                                                    "keeps versions the lifecycle should expire; lower it"))
+    if c.dr_region and c.dr_region not in known_regions():
+        p.append(("dr_region", c.dr_region, "use an AWS region code such as us-west-2, or leave empty for no "
+                                            "cross-region replica"))
+    elif c.dr_region and c.dr_region == c.region:
+        p.append(("dr_region", c.dr_region, f"a replica in the stack's own region ({c.region}) survives no regional "
+                                            "outage: choose another region, or leave empty"))
     return p
 
 

@@ -432,3 +432,42 @@ def rotation_policy(*, secret_arn: str, key_arn: str, log_group_arn: str) -> Doc
         {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": [log_group_arn, f"{log_group_arn}:*"]},
     )
+
+
+REPLICATION_ACTIONS_SOURCE = ("s3:GetReplicationConfiguration", "s3:ListBucket")
+REPLICATION_ACTIONS_READ = ("s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                            "s3:GetObjectVersionTagging", "s3:GetObjectRetention", "s3:GetObjectLegalHold")
+REPLICATION_ACTIONS_WRITE = ("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
+                             "s3:ObjectOwnerOverrideToBucketOwner")
+
+
+def dr_key_policy(*, account_id: str, partition: str = "aws") -> Doc:
+    """The DR region's key: administered by the account; S3 uses it through the replication role's own grant."""
+    return _doc({"Sid": "KeyAdministration", "Effect": "Allow",
+                 "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"}, "Action": "kms:*", "Resource": "*"})
+
+
+def replication_policy(*, source_bucket_arn: str, dest_bucket_arn: str, source_key_arn: str, dest_key_arn: str,
+                       source_region: str, dest_region: str) -> Doc:
+    """S3 replication role: read the source bucket's versions, write replicas to the DR bucket, nothing else.
+
+    Decrypt only the source key and only when S3 in the source region asks (``kms:ViaService``); encrypt only with
+    the DR key, only through S3 in the DR region (the encryption context is the bucket with S3 Bucket Keys on,
+    the object without). Replicas become the DR account owner's (owner override), which
+    the DR bucket's owner-enforced ownership requires anyway.
+    """
+    return _doc(
+        {"Sid": "ReadSourceConfiguration", "Effect": "Allow", "Action": list(REPLICATION_ACTIONS_SOURCE),
+         "Resource": [source_bucket_arn]},
+        {"Sid": "ReadSourceVersions", "Effect": "Allow", "Action": list(REPLICATION_ACTIONS_READ),
+         "Resource": [f"{source_bucket_arn}/*"]},
+        {"Sid": "WriteReplicas", "Effect": "Allow", "Action": list(REPLICATION_ACTIONS_WRITE),
+         "Resource": [f"{dest_bucket_arn}/*"]},
+        {"Sid": "DecryptSource", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": [source_key_arn],
+         "Condition": {"StringLike": {"kms:ViaService": f"s3.{source_region}.amazonaws.com",
+                                      "kms:EncryptionContext:aws:s3:arn": [source_bucket_arn, f"{source_bucket_arn}/*"]}}},
+        {"Sid": "EncryptReplicas", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+         "Resource": [dest_key_arn],
+         "Condition": {"StringLike": {"kms:ViaService": f"s3.{dest_region}.amazonaws.com",
+                                      "kms:EncryptionContext:aws:s3:arn": [dest_bucket_arn, f"{dest_bucket_arn}/*"]}}},
+    )

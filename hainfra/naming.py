@@ -77,15 +77,20 @@ def name(config: StackConfig, kind: str, qualifier: str | None = None) -> str:
     return fit("-".join(parts), KIND_LIMITS.get(kind, DEFAULT_LIMIT))
 
 
-def _global_bucket(config: StackConfig, kind: str, account_id: str) -> str:
+def _global_bucket(config: StackConfig, kind: str, account_id: str, region: str | None = None) -> str:
     """``{project}-{kind}-{env}-{stack}-{account}-{region}``: S3 names are global across all accounts."""
     head = f"{config.project}-{kind}-{config.env_id}-{stack_slug(config.stack)}"
-    return fit(head, S3_LIMIT, keep=f"-{account_id}-{config.region}")
+    return fit(head, S3_LIMIT, keep=f"-{account_id}-{region or config.region}")
 
 
 def bucket_name(config: StackConfig, account_id: str) -> str:
     """The backup bucket."""
     return _global_bucket(config, "backup", account_id)
+
+
+def dr_bucket_name(config: StackConfig, account_id: str) -> str:
+    """The backup bucket's replica in ``dr_region`` (the region in the name: one replica per stack and region)."""
+    return _global_bucket(config, "backup", account_id, config.dr_region)
 
 
 def log_bucket_name(config: StackConfig, account_id: str) -> str:

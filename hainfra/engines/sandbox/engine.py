@@ -129,28 +129,30 @@ class _Realiser:
     def _create(self, handler: Handler, reg: Registration, inputs: dict[str, Any], stored: dict[str, Any],
                 old: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         pending = bool(old and old.get("status") == "pending")
+        ctx = ownership.regional(self.ctx, inputs)  # a resource with its own region input lives there
         held = self.state.ids()
-        found = ownership.lookup(handler, self.ctx, {**inputs, HELD: held}) if pending or handler.named else None
+        found = ownership.lookup(handler, ctx, {**inputs, HELD: held}) if pending or handler.named else None
         if found and not found.part_of and found.id in held:
             found = None  # e.g. the old half of a replacement, same Name tag: the state holds it, never delete it
         if found and not ownership.may_create(found, self.engine.config.stack, pending):
             raise ownership.refuse([ownership.conflict(reg.type, reg.name, found)], self.engine.config.stack)
         if found and not found.part_of:  # ours, half-made by a killed run: clean it up first
             log.info("removing %s left half-made by an interrupted run", found.id)
-            handler.delete(self.ctx, found.id, inputs)
+            handler.delete(ctx, found.id, inputs)
         entry = {"urn": reg.urn, "type": reg.type, "name": reg.name, "parent": reg.parent, "status": "pending",
                  "inputs": stored, "outputs": {}, "id": "", "dependencies": list(reg.dependencies)}
         self.state.put(reg.urn, entry)
-        rid, outputs = handler.create(self.ctx, inputs)
+        rid, outputs = handler.create(ctx, inputs)
         self.state.put(reg.urn, {**entry, "status": "created", "id": rid, "outputs": outputs,
                                  "order": self.state.resources[reg.urn]["order"]})
         return rid, outputs
 
     def _change(self, handler: Handler, reg: Registration, old: dict[str, Any], inputs: dict[str, Any],
                 stored: dict[str, Any], d: Diff) -> tuple[str, dict[str, Any]]:
+        ctx = ownership.regional(self.ctx, inputs)
         if d.action == "replace":
             if d.delete_first:  # the plan did not delete it first (it could not know): delete, then create
-                handler.delete(self.ctx, old["id"], {**old["inputs"], **old["outputs"]})
+                handler.delete(ctx, old["id"], {**old["inputs"], **old["outputs"]})
                 self.state.remove(reg.urn)
             else:  # create-before-delete: the old one is deleted once its dependents have moved
                 self.state.retire(reg.urn)
@@ -158,13 +160,13 @@ class _Realiser:
         changed = list(d.changed)
         outputs = dict(old["outputs"])
         if "tags" in changed and handler.tag:
-            handler.tag(self.ctx, old["id"], {**inputs, **outputs}, old["inputs"].get("tags") or {},
+            handler.tag(ctx, old["id"], {**inputs, **outputs}, old["inputs"].get("tags") or {},
                         inputs.get("tags") or {})
         if needs_update(handler, changed):
             if handler.update is None:  # a handler that lists updatable keys must say how to update them
                 raise UnsupportedResourceError(f"the sandbox handler for {reg.type} lists updatable keys but has "
                                                f"no update; cannot change {', '.join(changed)} of {reg.urn}")
-            outputs.update(handler.update(self.ctx, old["id"], old["inputs"], inputs))
+            outputs.update(handler.update(ctx, old["id"], old["inputs"], inputs))
         rid = outputs.pop("id", old["id"])  # an in-place change that yields a new id (route table association)
         self.state.put(reg.urn, {**old, "id": rid, "inputs": stored, "outputs": outputs,
                                  "dependencies": list(reg.dependencies)})
@@ -335,6 +337,7 @@ class SandboxEngine(Engine):
     def _delete_one(self, ctx: Ctx, state: State, handler: Handler, entry: dict[str, Any]) -> bool:
         """Delete one resource of the state if it is still this stack's; False (and untouched) if not."""
         pending = entry.get("status") == "pending"
+        ctx = ownership.regional(ctx, entry["inputs"])  # the state's inputs record the region it was created in
         props = dict(entry["inputs"]) if pending else {**entry["inputs"], **entry["outputs"], "id": entry["id"]}
         found = ownership.lookup(handler, ctx, {**props, HELD: state.ids()} if pending else props)
         if found and ownership.foreign(found, self.config.stack):

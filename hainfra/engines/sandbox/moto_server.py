@@ -69,6 +69,31 @@ def patch_moto() -> None:
     _patch_logging_check(FakeBucket)
     _patch_deletion_protection()
     _patch_gateway_routes()
+    _patch_replication_readback()
+
+
+def _patch_replication_readback() -> None:
+    """moto stores a bucket's replication rules whole but answers GetBucketReplication with delete-marker
+    replication "Disabled" and without SourceSelectionCriteria: read back what was put (it copies no object)."""
+    from moto.core.responses import ActionResult
+    from moto.s3.exceptions import ReplicationConfigurationNotFoundError
+    from moto.s3.responses import S3Response
+
+    def get_bucket_replication(self: Any) -> Any:
+        self.data["Action"] = "GetBucketReplication"
+        replication = self.backend.get_bucket_replication(self.bucket_name)
+        if not replication:
+            raise ReplicationConfigurationNotFoundError(bucket_name=self.bucket_name)
+        rules = [{"ID": rule["ID"], "Priority": rule["Priority"], "Status": rule["Status"],
+                  "DeleteMarkerReplication": rule.get("DeleteMarkerReplication") or {"Status": "Disabled"},
+                  "Filter": {"Prefix": (rule.get("Filter") or {}).get("Prefix") or ""},
+                  "Destination": rule["Destination"],
+                  **({"SourceSelectionCriteria": rule["SourceSelectionCriteria"]}
+                     if rule.get("SourceSelectionCriteria") else {})}
+                 for rule in replication["Rule"]]
+        return self.serialized(ActionResult({"ReplicationConfiguration": {"Role": replication["Role"], "Rules": rules}}))
+
+    S3Response.get_bucket_replication = get_bucket_replication
 
 
 def _patch_logging_check(bucket_cls: Any) -> None:

@@ -88,4 +88,10 @@ def preflight(ctx: Ctx, wanted: Iterable[tuple[str, str, dict[str, Any], bool]],
 
 
 def lookup(handler: Handler, ctx: Ctx, props: dict[str, Any]) -> Found | None:
-    return handler.lookup(ctx, props) if handler.lookup else None
+    """What ``handler`` finds for ``props``, looked up in the resource's own ``region`` when it has one."""
+    return handler.lookup(regional(ctx, props), props) if handler.lookup else None
+
+
+def regional(ctx: Ctx, props: dict[str, Any]) -> Ctx:
+    """The context of the region a resource lives in: its own ``region`` input (pulumi-aws 7), else the stack's."""
+    return ctx.at(props["region"]) if props.get("region") else ctx

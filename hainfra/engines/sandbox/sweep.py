@@ -94,7 +94,8 @@ def _buckets(ctx: Ctx, c: StackConfig) -> Split:
             tags = tags_of(s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"])
         except ClientError:
             tags = {}
-        if b["Name"] in (naming.bucket_name(c, ctx.account_id), naming.log_bucket_name(c, ctx.account_id)):
+        names = [naming.bucket_name(c, ctx.account_id), naming.log_bucket_name(c, ctx.account_id)]
+        if b["Name"] in names + ([naming.dr_bucket_name(c, ctx.account_id)] if c.dr_enabled else []):
             named.append((b["Name"], tags))
         elif _ours(tags, c):
             ours.append(b["Name"])
@@ -126,7 +127,7 @@ def _keys(ctx: Ctx, c: StackConfig) -> list[str]:
 
 def _aliases(ctx: Ctx, c: StackConfig) -> list[str]:
     return [a["AliasName"] for a in ctx.client("kms").list_aliases()["Aliases"]
-            if a["AliasName"] == f"alias/{naming.name(c, 'key')}"]
+            if a["AliasName"] in (f"alias/{naming.name(c, 'key')}", f"alias/{naming.name(c, 'backup-dr')}")]
 
 
 def _secrets(ctx: Ctx, c: StackConfig) -> list[str]:
@@ -273,9 +274,24 @@ def waits(entries: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
             for key in LISTERS}
 
 
+# Services whose listing covers every region (IAM is global; ListBuckets lists the buckets of all regions).
+GLOBAL_SERVICES = ("iam", "s3")
+
+
 def check(ctx: Ctx, config: StackConfig, key: tuple[str, str]) -> Split:
-    """One kind's check: the stack's resources of it that remain (and same-named ones of other stacks)."""
-    found = LISTERS[key](ctx, config)
+    """One kind's check: the stack's resources of it that remain (and same-named ones of other stacks).
+
+    With ``dr_region`` a regional kind is listed there too (its names prefixed with that region).
+    """
+    found = _split_of(LISTERS[key](ctx, config))
+    if config.dr_enabled and key[0] not in GLOBAL_SERVICES:
+        dr = _split_of(LISTERS[key](ctx.at(config.dr_region), config))
+        found = Split(found.ours + [f"{config.dr_region}:{n}" for n in dr.ours],
+                      found.not_ours + [f"{config.dr_region}:{n}" for n in dr.not_ours])
+    return found
+
+
+def _split_of(found: list[str] | Split) -> Split:
     return found if isinstance(found, Split) else Split(found, [])
 
 

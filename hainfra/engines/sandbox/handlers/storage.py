@@ -133,7 +133,7 @@ def bucket_config(put: Callable[[Ctx, Props], None], remove: Callable[[Ctx, str]
 
 
 _ALL_KEYS = ("bucket", "rule", "rules", "objectLockEnabled", "versioningConfiguration", "blockPublicAcls", "blockPublicPolicy",
-             "ignorePublicAcls", "restrictPublicBuckets", "policy", "eventbridge", "targetBucket", "targetPrefix")
+             "ignorePublicAcls", "restrictPublicBuckets", "policy", "eventbridge", "targetBucket", "targetPrefix", "role")
 
 
 def _lifecycle_rule(r: Props) -> dict[str, Any]:
@@ -213,11 +213,37 @@ register("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", b
         "ObjectLockEnabled": "Enabled"})))
 
 
+
+def _replication_rule(r: Props) -> dict[str, Any]:
+    dest = r["destination"]
+    rule: dict[str, Any] = {"ID": r.get("id") or "", "Status": r["status"], "Priority": ints(r.get("priority") or 0),
+                            "Filter": {"Prefix": (r.get("filter") or {}).get("prefix", "")},
+                            "DeleteMarkerReplication": {
+                                "Status": (r.get("deleteMarkerReplication") or {}).get("status", "Disabled")},
+                            "Destination": {"Bucket": dest["bucket"]}}
+    if dest.get("storageClass"):
+        rule["Destination"]["StorageClass"] = dest["storageClass"]
+    if (dest.get("encryptionConfiguration") or {}).get("replicaKmsKeyId"):
+        rule["Destination"]["EncryptionConfiguration"] = {
+            "ReplicaKmsKeyID": dest["encryptionConfiguration"]["replicaKmsKeyId"]}
+    sse = ((r.get("sourceSelectionCriteria") or {}).get("sseKmsEncryptedObjects") or {}).get("status")
+    if sse:
+        rule["SourceSelectionCriteria"] = {"SseKmsEncryptedObjects": {"Status": sse}}
+    return rule
+
+
+# Cross-region replication (dr_region): written into the source bucket; S3 requires both buckets versioned.
+register("aws:s3/bucketReplicationConfig:BucketReplicationConfig", bucket_config(
+    lambda ctx, p: s3(ctx).put_bucket_replication(Bucket=p["bucket"], ReplicationConfiguration={
+        "Role": p["role"], "Rules": [_replication_rule(r) for r in p["rules"]]}),
+    lambda ctx, b: s3(ctx).delete_bucket_replication(Bucket=b)))
+
+
 # --- replace-forcing inputs (ForceNew in terraform-provider-aws, bridged by pulumi-aws) ----------------
 
 replaces_on("aws:s3/bucket:Bucket", "bucket", "bucketPrefix", "objectLockEnabled", unique=("bucket",))
 for _token in ("BucketVersioning", "BucketServerSideEncryptionConfiguration", "BucketLifecycleConfiguration",
                "BucketPublicAccessBlock", "BucketOwnershipControls", "BucketPolicy", "BucketNotification",
-               "BucketLogging", "BucketObjectLockConfiguration"):
+               "BucketLogging", "BucketObjectLockConfiguration", "BucketReplicationConfig"):
     # settings written into the bucket: one of each per bucket
     replaces_on(f"aws:s3/{_token[0].lower()}{_token[1:]}:{_token}", "bucket", "expectedBucketOwner", unique=("bucket",))
