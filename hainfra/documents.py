@@ -342,19 +342,20 @@ def endpoint_policy_gaps(policy: Doc | None, account_id: str | None = None) -> l
     return gaps
 
 
-def log_bucket_policy(*, bucket_arn: str, account_id: str, region: str, alb_prefix: str,
+def log_bucket_policy(*, bucket_arn: str, account_id: str, region: str, alb_prefix: str | None,
                       source_bucket_arn: str, access_log_prefix: str, partition: str = "aws") -> Doc:
     """Log bucket: TLS only; ELB writes this ALB's access logs; S3 writes the backup bucket's access logs.
 
     ALB access logs need SSE-S3 on this bucket (ELB cannot use a KMS key), so it is not on the stack key.
+    ``alb_prefix`` None: no ALB writes here (the DR region's log bucket), so ELB gets no grant.
     """
     elb = ({"AWS": f"arn:{partition}:iam::{ELB_LOG_ACCOUNTS[region]}:root"} if region in ELB_LOG_ACCOUNTS
            else {"Service": ELB_LOG_SERVICE})
     tls = tls_only_bucket_policy(bucket_arn)["Statement"][0]
+    alb = [{"Sid": "AlbAccessLogs", "Effect": "Allow", "Principal": elb, "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{alb_prefix}/AWSLogs/{account_id}/*"}] if alb_prefix else []
     return _doc(
-        tls,
-        {"Sid": "AlbAccessLogs", "Effect": "Allow", "Principal": elb, "Action": "s3:PutObject",
-         "Resource": f"{bucket_arn}/{alb_prefix}/AWSLogs/{account_id}/*"},
+        tls, *alb,
         {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
          "Action": "s3:PutObject", "Resource": f"{bucket_arn}/{access_log_prefix}*",
          "Condition": _source(account_id, source_bucket_arn)},

@@ -93,9 +93,10 @@ def dr_bucket_name(config: StackConfig, account_id: str) -> str:
     return _global_bucket(config, "backup", account_id, config.dr_region)
 
 
-def log_bucket_name(config: StackConfig, account_id: str) -> str:
-    """The log bucket (ALB access logs, S3 server access logs)."""
-    return _global_bucket(config, "logs", account_id)
+def log_bucket_name(config: StackConfig, account_id: str, region: str | None = None) -> str:
+    """The log bucket (ALB access logs, S3 server access logs); with ``region``, the DR region's (its replica's
+    server access logs: S3 delivers them within a region)."""
+    return _global_bucket(config, "logs", account_id, region)
 
 
 def alb_log_prefix(config: StackConfig) -> str:

@@ -75,7 +75,7 @@ class Storage(pulumi.ComponentResource):
         bucket_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.bucket, self.versioning])
         self._lock(n, self.bucket, c, bucket_opts)
         self.notification = aws.s3.BucketNotification(n, bucket=self.bucket.id, eventbridge=True, opts=bucket_opts)
-        self._log_bucket(args)
+        self.log_bucket, self.log_policy = self._log_bucket(args, self.bucket)
         if c.dr_enabled:
             self._replica(args)
         self.register_outputs({"bucket_name": self.bucket.bucket, "bucket_arn": self.bucket.arn,
@@ -119,6 +119,7 @@ class Storage(pulumi.ComponentResource):
                                        document(documents.tls_only_bucket_policy, bucket_arn=self.dr_bucket.arn),
                                        keep_versioning=c.lock_days > 0, region=dr)
         self._lock(n, self.dr_bucket, c, pulumi.ResourceOptions(parent=self, depends_on=[dr_versioning]), region=dr)
+        self._log_bucket(args, self.dr_bucket, region=dr)
         role_name = naming.name(c, "replication-role")
         role = aws.iam.Role(
             role_name, name=role_name, tags=naming.tags(c, role_name), opts=child,
@@ -171,15 +172,19 @@ class Storage(pulumi.ComponentResource):
         return versioning, aws.s3.BucketPolicy(n, region=region, bucket=bucket.id, policy=policy,
                                                opts=pulumi.ResourceOptions(parent=self, depends_on=[pab]))
 
-    def _log_bucket(self, args: StorageArgs) -> None:
-        """Log bucket: SSE-S3 (ALB access logs cannot use a KMS key), versioned, PAB, TLS-only, lifecycle."""
+    def _log_bucket(self, args: StorageArgs, source: aws.s3.Bucket, region: str | None = None,
+                    ) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
+        """Log bucket: SSE-S3 (ALB access logs cannot use a KMS key), versioned, PAB, TLS-only, lifecycle; it takes
+        ``source``'s server access logs (S3 delivers them only within a region: the DR replica has its own, in
+        ``region``, which no ALB writes to)."""
         c = args.config
-        n = naming.name(c, "logs")
-        log_name = naming.log_bucket_name(c, args.account_id)
-        self.log_bucket = aws.s3.Bucket(n, bucket=log_name, force_destroy=not c.is_prod,
-                                        tags=naming.tags(c, log_name), opts=pulumi.ResourceOptions(parent=self))
-        access_prefix = f"s3-access/{naming.bucket_name(c, args.account_id)}/"
-        _, self.log_policy = self._guard(n, self.log_bucket, aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+        n = naming.name(c, "logs-dr" if region else "logs")
+        log_name = naming.log_bucket_name(c, args.account_id, region)
+        log_bucket = aws.s3.Bucket(n, region=region, bucket=log_name, force_destroy=not c.is_prod,
+                                   tags=naming.tags(c, log_name), opts=pulumi.ResourceOptions(parent=self))
+        source_name = naming.dr_bucket_name(c, args.account_id) if region else naming.bucket_name(c, args.account_id)
+        access_prefix = f"s3-access/{source_name}/"
+        _, policy = self._guard(n, log_bucket, aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
             apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                 sse_algorithm="AES256")), aws.s3.BucketLifecycleConfigurationRuleArgs(
             id="log-retention", status="Enabled",
@@ -189,9 +194,12 @@ class Storage(pulumi.ComponentResource):
                 noncurrent_days=LOG_NONCURRENT_DAYS),
             abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                 days_after_initiation=c.abort_upload_days)),
-            document(documents.log_bucket_policy, bucket_arn=self.log_bucket.arn, account_id=args.account_id,
-                     region=c.region, alb_prefix=naming.alb_log_prefix(c), source_bucket_arn=self.bucket.arn,
-                     access_log_prefix=access_prefix, partition=args.partition))
+            document(documents.log_bucket_policy, bucket_arn=log_bucket.arn, account_id=args.account_id,
+                     region=region or c.region, alb_prefix=None if region else naming.alb_log_prefix(c),
+                     source_bucket_arn=source.arn, access_log_prefix=access_prefix, partition=args.partition),
+            region=region)
         aws.s3.BucketLogging(
-            naming.name(c, "backup"), bucket=self.bucket.id, target_bucket=self.log_bucket.id,
-            target_prefix=access_prefix, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_policy]))
+            naming.name(c, "backup-dr" if region else "backup"), region=region, bucket=source.id,
+            target_bucket=log_bucket.id, target_prefix=access_prefix,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))
+        return log_bucket, policy

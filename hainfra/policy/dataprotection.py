@@ -75,3 +75,55 @@ def lambda_permission_scoped(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
         if str(p.inputs.get("principal", "")).endswith(".amazonaws.com") and not (
                 p.inputs.get("sourceArn") and p.inputs.get("sourceAccount")):
             yield p, f"{p.inputs.get('principal')} may invoke the function for any resource or account"
+
+
+REPLICATION_TYPES = ("s3/bucketReplicationConfig:BucketReplicationConfig",)
+
+
+def _destinations(g: Graph) -> list[tuple[Resource, Resource | None, dict]]:
+    """(replication configuration, destination bucket or None when not in the program, the rule's destination)."""
+    return [(r, g.ref(rule_.get("destination", {}).get("bucket")), rule_.get("destination") or {})
+            for r in g.of(*REPLICATION_TYPES) for rule_ in r.inputs.get("rules") or []
+            if rule_.get("status") == "Enabled"]
+
+
+@rule("s3-replication", "medium", "set dr_region (hainfra), or declare aws.s3.BucketReplicationConfig to a bucket in "
+      "another region", "CKV_AWS_144; Prowler s3_bucket_cross_region_replication; SecurityHub S3.7",
+      mandatory=False)
+def s3_replication(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
+    """A prod data bucket has a copy in a second region (a finding, never a block: replication is opt-in)."""
+    if c is not None and not c.is_prod:
+        return
+    targets, replicas = log_targets(g), {id(d) for _, d, _ in _destinations(g)}
+    for b in g.of(*BUCKET_TYPES):
+        if id(b) in targets or id(b) in replicas:
+            continue
+        if not any(_destinations_of(g, b)):
+            yield b, "backups live in one region only (dr_region is empty)"
+
+
+def _destinations_of(g: Graph, bucket: Resource) -> list[Resource]:
+    return [r for r in _bucket_configs(g, bucket, *REPLICATION_TYPES)
+            if any(rule_.get("status") == "Enabled" for rule_ in r.inputs.get("rules") or [])]
+
+
+@rule("s3-replication-protected", "high", "give the replica bucket aws.s3.BucketVersioning(status='Enabled') and SSE-KMS "
+      "with a key of its region, and set replica_kms_key_id in the rule's destination encryption_configuration",
+      "CKV_AWS_144, SecurityHub S3.7/S3.17")
+def s3_replication_protected(g: Graph, c: StackConfig | None) -> Iterator[Hit]:
+    """Replication configured to a replica weaker than its source (unversioned or unencrypted) is refused."""
+    for r, dest, spec in _destinations(g):
+        if not (spec.get("encryptionConfiguration") or {}).get("replicaKmsKeyId"):
+            yield r, "replicas are not encrypted with a KMS key (no replica_kms_key_id)"
+        if dest is None:
+            continue  # a bucket outside the program: its settings cannot be read here
+        versioned = _bucket_configs(g, dest, "s3/bucketVersioning:BucketVersioning",
+                                    "s3/bucketVersioningV2:BucketVersioningV2")
+        if not any((v.inputs.get("versioningConfiguration") or {}).get("status") == "Enabled" for v in versioned):
+            yield dest, "the replica bucket is not versioned (S3 refuses replication to it)"
+        sse = [rule_.get("applyServerSideEncryptionByDefault") or {} for s in _bucket_configs(
+            g, dest, "s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
+            for rule_ in s.inputs.get("rules") or []]
+        if not any(d.get("sseAlgorithm") in ("aws:kms", "aws:kms:dsse") and d.get("kmsMasterKeyId") for d in sse):
+            yield dest, "the replica bucket is not encrypted with a customer-managed KMS key"

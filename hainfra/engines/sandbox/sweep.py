@@ -95,7 +95,9 @@ def _buckets(ctx: Ctx, c: StackConfig) -> Split:
         except ClientError:
             tags = {}
         names = [naming.bucket_name(c, ctx.account_id), naming.log_bucket_name(c, ctx.account_id)]
-        if b["Name"] in names + ([naming.dr_bucket_name(c, ctx.account_id)] if c.dr_enabled else []):
+        if c.dr_enabled:
+            names += [naming.dr_bucket_name(c, ctx.account_id), naming.log_bucket_name(c, ctx.account_id, c.dr_region)]
+        if b["Name"] in names:
             named.append((b["Name"], tags))
         elif _ours(tags, c):
             ours.append(b["Name"])
