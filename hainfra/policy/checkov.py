@@ -15,7 +15,7 @@ import logging
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,9 @@ TIMEOUT_SECONDS = 600
 
 
 # What checkov still reports on hainfra's prod stack that other open issues fix (shown, never hidden).
-OPEN_WORK: dict[str, str] = {
-    "CKV_AWS_144": "open: fixed by issue 19 (optional dr_region replication)",
-}
+OPEN_WORK: dict[str, str] = {}
+# The reason CKV_AWS_144 (cross-region replication) is suppressed on the backup bucket without dr_region.
+DR_OPT_IN = "DR replication is opt-in: set dr_region (the gate's s3-replication finding says so in prod)"
 
 
 def stack_suppressions(config: Any) -> list[Any]:
@@ -78,10 +78,29 @@ def stack_suppressions(config: Any) -> list[Any]:
         Suppression("CKV_AWS_272", n(naming.ROTATION_FUNCTION_KIND), "hainfra deploys its own packaged code, zipped "
                     "deterministically; verify's secrets.rotation compares the deployed CodeSha256 with it. AWS Signer "
                     "code signing would sign the same bytes the deployer already controls"),
+        *_storage_suppressions(config, n),
         *(Suppression("CKV2_AWS_1", n(f"nacl-{tier}"), "checkov reads only aws_network_acl.subnet_ids, not "
                       "aws_network_acl_association (checkov issue #1571); every subnet is associated, which "
                       "the gate's subnet-nacl rule checks") for tier in ("public", "private")),
     ]
+
+
+def _storage_suppressions(config: Any, n: Callable[[str], str]) -> list[Any]:
+    """Replication (CKV_AWS_144) and the DR region's buckets: what ``dr_region`` adds or leaves open, with reasons."""
+    from hainfra.policy import Suppression
+
+    logs = ("logs", "logs-dr") if config.dr_enabled else ("logs",)
+    found = [Suppression("CKV_AWS_144", n(kind), "log bucket: S3 and ELB deliver access logs within a region and "
+                         "each region's logs stay there; the backups are what dr_region replicates") for kind in logs]
+    if not config.dr_enabled:
+        return [*found, Suppression("CKV_AWS_144", n("backup"), DR_OPT_IN)]
+    return [*found,
+            Suppression("CKV_AWS_145", n("logs-dr"), "the DR region's log bucket takes the replica's S3 server access "
+                        "logs, which S3 delivers only to a bucket encrypted with SSE-S3"),
+            Suppression("CKV2_AWS_62", n("logs-dr"), "log bucket: its objects are AWS log deliveries nothing consumes "
+                        "as events"),
+            Suppression("CKV2_AWS_62", n("backup-dr"), "the replica is written only by S3 replication; the source "
+                        "backup bucket sends the events of every backup (verify's dataflow check)")]
 
 
 def default_venv() -> Path:

@@ -125,7 +125,7 @@ def test_fails_are_explained_by_artefact_false_positive_or_open_work() -> None:
     fp = "iam_role_cross_service_confused_deputy_prevention"
     assert findings.explain(fp, "FAIL", emulated=False).startswith("prowler false positive:")
     assert findings.explain("s3_bucket_cross_region_replication", "FAIL", emulated=False).startswith(
-        "open: fixed by issue 19")
+        "accepted: DR replication is opt-in: set dr_region")
     assert findings.explain("elbv2_waf_acl_attached", "FAIL", emulated=False) == ""  # landed: on AWS a FAIL is real
     assert findings.explain("ec2_networkacl_allow_ingress_any_port", "FAIL", emulated=True) == ""
 
