@@ -63,7 +63,8 @@ def test_fresh_stack_passes_or_skips_with_reasons(live: Live, monkeypatch: pytes
                                    "hardening.autoscaling-key-grant",  # moto creates no service-linked roles
                                    "hardening.vpc-endpoints",  # interface endpoints are off outside prod
                                    "edge.https-only", "edge.waf-attached",  # no certificate, no WAF outside prod
-                                   "storage.object-lock"}  # backups are locked in prod (or with backup_lock_days)
+                                   "storage.object-lock",  # backups are locked in prod (or with backup_lock_days)
+                                   "storage.replication"}  # dr_region is opt-in
     assert all(len(reason) > 30 for reason in skips["found"])
     assert "pass" in set(results[results["check"] == "dataflow.s3-to-cloudwatch"]["status"])
     assert set(results[results["check"] == "dataflow.instance-to-s3"]["status"]) == {"pass"}
