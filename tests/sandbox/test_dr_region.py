@@ -12,7 +12,7 @@ from hainfra.aws import Ctx, empty_prefix
 from hainfra.config import StackConfig
 from hainfra.engines import get_engine
 from hainfra.engines.sandbox import sweep
-from hainfra.errors import ResourceError
+from hainfra.errors import OwnershipError, ResourceError
 
 pytestmark = pytest.mark.slow
 DR = "us-west-2"
@@ -82,3 +82,21 @@ def test_a_dr_leftover_is_found_by_the_sweep_in_the_dr_region(make_config: Calla
     finally:
         dr.client("kms").schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
     assert json.dumps(found.ours)
+
+
+def test_a_replica_name_taken_by_another_stack_stops_up_before_any_change(
+        make_config: Callable[..., StackConfig]) -> None:
+    """Ownership is looked up in the DR region too: a foreign bucket there is never adopted."""
+    config = make_config(dr_region=DR)
+    dr = Ctx(config.aws_endpoint_url, DR)
+    replica = naming.dr_bucket_name(config, dr.account_id)
+    dr.client("s3").create_bucket(Bucket=replica, CreateBucketConfiguration={"LocationConstraint": DR})
+    dr.client("s3").put_bucket_tagging(Bucket=replica, Tagging={"TagSet": [{"Key": "Stack", "Value": "other"}]})
+    try:
+        with pytest.raises(OwnershipError, match=f"{replica}.*stack 'other'"):
+            get_engine("sandbox", config).up()
+        home = Ctx(config.aws_endpoint_url, config.region)
+        assert naming.bucket_name(config, home.account_id) not in {
+            b["Name"] for b in home.client("s3").list_buckets()["Buckets"]}, "nothing was created"
+    finally:
+        dr.client("s3").delete_bucket(Bucket=replica)
