@@ -18,7 +18,8 @@ from hainfra.plan import evaluate_offline
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 VARIANTS = ({}, {"certificate_arn": CERT, "alarm_email": "ops@example.com", "nat_strategy": "single",
                  "interface_endpoints": True}, {"environment": "prod", "asg_min": 3},
-            {"environment": "prod", "asg_min": 3, "instance_types": ["t3.micro", "t3a.micro"]})
+            {"environment": "prod", "asg_min": 3, "instance_types": ["t3.micro", "t3a.micro"]},
+            {"environment": "prod", "asg_min": 3, "dr_region": "us-west-2"})
 
 # (type, input, forces a new resource?) as the provider documents it.
 PROVIDER: list[tuple[str, str, bool]] = [
@@ -70,6 +71,10 @@ PROVIDER: list[tuple[str, str, bool]] = [
     ("aws:iam/rolePolicy:RolePolicy", "role", True),
     ("aws:iam/instanceProfile:InstanceProfile", "role", False),
     ("aws:kms/key:Key", "description", False),
+    ("aws:kms/key:Key", "region", True),  # pulumi-aws 7: each resource's own region; another region, another key
+    ("aws:s3/bucket:Bucket", "region", True),
+    ("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "bucket", True),
+    ("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "role", False),
     ("aws:kms/key:Key", "keyUsage", True),
     ("aws:kms/alias:Alias", "name", True),
     ("aws:kms/alias:Alias", "targetKeyId", False),

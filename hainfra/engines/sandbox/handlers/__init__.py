@@ -131,9 +131,16 @@ class ReplaceRule:
 REPLACE_RULES: dict[str, ReplaceRule] = {}
 
 
+# pulumi-aws 7's per-resource ``region`` (terraform-provider-aws 6): another region is another resource.
+REGION_INPUT = "region"
+
+
 def replaces_on(token: str, *force_new: str, unique: tuple[str, ...] = ()) -> None:
-    """Declare a type's replace-forcing inputs (``ForceNew`` in the provider) and its unique inputs."""
-    REPLACE_RULES[token] = ReplaceRule(frozenset(force_new), unique)
+    """Declare a type's replace-forcing inputs (``ForceNew`` in the provider) and its unique inputs.
+
+    ``region`` forces a new resource for every type (the sandbox realises each resource in its own region).
+    """
+    REPLACE_RULES[token] = ReplaceRule(frozenset(force_new) | {REGION_INPUT}, unique)
 
 
 def error_code(exc: ClientError) -> str:
