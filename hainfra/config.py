@@ -18,13 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hainfra import redact, regions
 from hainfra.cidr import MAX_AZS, SUBNET_PREFIX_STEP
 from hainfra.data import check_data, load_yaml
 from hainfra.errors import ConfigError
 from hainfra.naming import NAME_TAG, REQUIRED_TAGS
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -144,17 +146,21 @@ class StackConfig:
     def is_prod(self) -> bool:
         return self.environment == "prod"
 
+    def _by_environment(self, explicit: _T | None, prod: _T, elsewhere: _T) -> _T:
+        """An explicit setting wins; else the environment's default (prod is the hardened one)."""
+        if explicit is not None:
+            return explicit
+        return prod if self.is_prod else elsewhere
+
     @property
     def retention_days(self) -> int:
         """Log retention in days: the explicit value, else 365 in prod (CloudWatch.16) and 30 elsewhere."""
-        if self.log_retention_days is not None:
-            return self.log_retention_days
-        return PROD_LOG_RETENTION_DAYS if self.is_prod else 30
+        return self._by_environment(self.log_retention_days, PROD_LOG_RETENTION_DAYS, 30)
 
     @property
     def waf_enabled(self) -> bool:
         """Whether the ALB gets a WAFv2 web ACL: the explicit switch, else on in prod only."""
-        return self.is_prod if self.waf is None else self.waf
+        return self._by_environment(self.waf, True, False)
 
     @property
     def app_instance_types(self) -> tuple[str, ...]:
@@ -179,14 +185,12 @@ class StackConfig:
     @property
     def endpoints_enabled(self) -> bool:
         """Whether the interface VPC endpoints exist: the explicit switch, else on in prod only."""
-        return self.is_prod if self.interface_endpoints is None else self.interface_endpoints
+        return self._by_environment(self.interface_endpoints, True, False)
 
     @property
     def lock_days(self) -> int:
         """Object Lock days of the backup bucket (0: no lock): the explicit value, else 30 in prod, 0 elsewhere."""
-        if self.backup_lock_days is not None:
-            return self.backup_lock_days
-        return PROD_BACKUP_LOCK_DAYS if self.is_prod else 0
+        return self._by_environment(self.backup_lock_days, PROD_BACKUP_LOCK_DAYS, 0)
 
     @property
     def dr_enabled(self) -> bool:
